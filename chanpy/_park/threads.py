@@ -1,0 +1,96 @@
+"""The thread parker: a blocked thread sleeps in C (futex) with the GIL released."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import math
+import sys
+import threading
+from time import monotonic
+from typing import Any
+
+from chanpy._ffi import fast, ffi, lib
+
+__all__ = ["wait_select"]
+
+_WOULDBLOCK = fast.WOULDBLOCK
+_WAITING = fast.W_WAITING
+_park = lib.chp_waiter_park
+
+
+class _ThreadState(threading.local):
+    """One reusable waiter per thread (a nested wait gets a fresh one)."""
+
+    def __init__(self) -> None:
+        self.waiter = fast.Waiter()
+        self.ptr = ffi.cast("chp_waiter_t *", self.waiter.address)
+
+
+_state = _ThreadState()
+
+
+def _async_name(cases: tuple[Any, ...]) -> str:
+    if len(cases) == 1:
+        return "await chan.asend(value)" if cases[0].is_send else "await chan.arecv()"
+    return "await chanpy.aselect(...)"
+
+
+def _refuse_in_event_loop(cases: tuple[Any, ...]) -> None:
+    """Waiting here would freeze the event loop running in this thread."""
+    world = None
+    if asyncio._get_running_loop() is not None:
+        world = "asyncio"
+    elif "trio" in sys.modules and sys.modules["trio"].lowlevel.in_trio_run():
+        world = "trio"
+    if world is not None:
+        raise RuntimeError(
+            f"a blocking channel operation would wait inside a running {world} "
+            f"event loop and freeze it; use {_async_name(cases)} instead"
+        )
+
+
+def wait_select(cases: tuple[Any, ...], timeout: float | None) -> Any:
+    """Block this thread until one case completes; return its ``Selected``.
+
+    The caller has already polled the cases once. Raises TimeoutError when
+    ``timeout`` seconds pass first; may raise Closed (send on closed).
+    """
+    _refuse_in_event_loop(cases)
+    deadline = None if timeout is None or math.isinf(timeout) else monotonic() + timeout
+    state = _state
+    waiter, ptr = state.waiter, state.ptr
+    if waiter.armed:
+        # Re-entered (a signal handler blocking while this thread waits).
+        waiter = fast.Waiter()
+        ptr = ffi.cast("chp_waiter_t *", waiter.address)
+    while True:
+        try:
+            if waiter.arm(cases):
+                while True:
+                    if deadline is None:
+                        ns = -1
+                    else:
+                        left = deadline - monotonic()
+                        if left <= 0:
+                            break
+                        ns = int(left * 1e9) + 1
+                    if _park(ptr, ns) != _WAITING:
+                        break
+        except BaseException as exc:
+            # Interrupted (KeyboardInterrupt) while armed. If a case took
+            # effect meanwhile, its result must not be lost: deliver it and
+            # re-raise the interrupt at the next opportunity instead.
+            done = waiter.disarm()
+            if done is not _WOULDBLOCK and isinstance(exc, KeyboardInterrupt):
+                _thread.interrupt_main()
+                return done
+            raise
+        done = waiter.disarm()
+        if done is not _WOULDBLOCK:
+            return done
+        if deadline is not None and monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s: no case was ready")
+        done = fast.select_try(cases)
+        if done is not _WOULDBLOCK:
+            return done

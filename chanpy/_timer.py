@@ -1,0 +1,156 @@
+"""``after`` and ``tick``: channels fed by one shared timer thread.
+
+All timers of the process live in one heap served by one daemon thread
+(started on first use), not a thread per timer. The heap holds only weak
+references to the channels, so a timer or ticker nobody can receive from
+any more is dropped (as Go does since 1.23); ``Ticker.stop()`` removes its
+entry at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+import weakref
+from time import monotonic
+
+from chanpy._channel import Chan
+from chanpy._errors import Closed, WouldBlock
+
+__all__ = ["Ticker", "after", "tick"]
+
+
+def _check_seconds(name: str, seconds: float, *, positive: bool) -> float:
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}() takes a number of seconds, got {seconds!r}") from None
+    if math.isnan(s) or s < 0 or (positive and s == 0) or math.isinf(s):
+        need = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name}() needs a finite number of seconds {need}, got {seconds!r}")
+    return s
+
+
+class _Entry:
+    __slots__ = ("chan", "period", "removed", "when")
+
+    def __init__(self, chan: Chan[float], when: float, period: float | None) -> None:
+        self.chan: weakref.ref[Chan[float]] = weakref.ref(chan)
+        self.when = when
+        self.period = period
+        self.removed = False
+
+
+class _TimerThread:
+    """The one thread that fires every timer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, entry: _Entry) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (entry.when, next(self._order), entry))
+            if self._heap[0][2] is entry:
+                self._cond.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="chanpy-timer", daemon=True)
+                self._thread.start()
+
+    def remove(self, entry: _Entry) -> None:
+        with self._cond:
+            if entry.removed:
+                return
+            entry.removed = True
+            self._heap = [item for item in self._heap if item[2] is not entry]
+            heapq.heapify(self._heap)
+
+    def pending(self) -> int:
+        """How many timers are scheduled (for tests and statistics)."""
+        with self._cond:
+            return len(self._heap)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                now = monotonic()
+                when, _, entry = self._heap[0]
+                if when > now:
+                    self._cond.wait(when - now)
+                    continue
+                heapq.heappop(self._heap)
+                chan = entry.chan()
+                if chan is None or entry.removed:
+                    entry.removed = True
+                    continue
+                try:
+                    # A tick nobody took yet is dropped, as in Go.
+                    chan.send_nowait(now)
+                except WouldBlock:
+                    pass
+                except Closed:
+                    entry.removed = True
+                    continue
+                del chan
+                if entry.period is None:
+                    entry.removed = True
+                    continue
+                # Next tick: the next period boundary after now (ticks a
+                # slow receiver missed are skipped, not bunched up).
+                missed = max(0, math.floor((now - when) / entry.period))
+                entry.when = when + (missed + 1) * entry.period
+                heapq.heappush(self._heap, (entry.when, next(self._order), entry))
+
+
+_timers = _TimerThread()
+
+
+def after(seconds: float) -> Chan[float]:
+    """A channel that receives one value, ``time.monotonic()`` at firing, after ``seconds``.
+
+    Never blocks. The channel is never closed (as in Go); receive from it in
+    a ``select`` to put a deadline on other cases. Raises ValueError for a
+    negative, NaN or infinite delay, TypeError for a non-number.
+    """
+    s = _check_seconds("after", seconds, positive=False)
+    chan: Chan[float] = Chan(1)
+    _timers.add(_Entry(chan, monotonic() + s, None))
+    return chan
+
+
+class Ticker(Chan[float]):
+    """A channel that receives ``time.monotonic()`` once per period until ``stop()``.
+
+    Receive from it like any channel (``recv``, ``recv(...)`` cases,
+    iteration). A receiver that falls behind misses ticks rather than
+    getting a burst (one tick is buffered).
+    """
+
+    _entry: _Entry
+
+    def stop(self) -> None:
+        """Stop ticking and close the ticker, so loops over it end; never blocks.
+
+        A tick already buffered can still be received. Idempotent.
+        """
+        _timers.remove(self._entry)
+        self.close()
+
+
+def tick(seconds: float) -> Ticker:
+    """A ``Ticker`` firing every ``seconds`` (> 0); the first tick comes after one period.
+
+    Never blocks. Raises ValueError for a period that is not a finite number > 0.
+    """
+    s = _check_seconds("tick", seconds, positive=True)
+    ticker = Ticker(1)
+    ticker._entry = _Entry(ticker, monotonic() + s, s)
+    _timers.add(ticker._entry)
+    return ticker
