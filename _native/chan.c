@@ -51,7 +51,7 @@ chp_chan_t *chp_chan_new(size_t capacity)
             return NULL;
         }
         for (size_t i = 0; i < capacity; i++) {
-            atomic_init(&c->cells[i].seq, i);
+            atomic_init(&c->cells[i].seq, 2 * (uint64_t)i);
             c->cells[i].value = NULL;
         }
     }

@@ -55,9 +55,12 @@ typedef struct {
 /* One slot of the bounded ring (Vyukov's MPMC array queue).
  *
  * Invariant, for the slot at position p (slot index p % cap, lap p / cap):
- * - seq == p          the slot is free for the push at position p;
- * - seq == p + 1      it holds the value pushed at p, ready for the pop at p;
- * - seq == p + cap    the pop at p has released it for the push at p + cap.
+ * - seq == 2p             the slot is free for the push at position p;
+ * - seq == 2p + 1          it holds the value pushed at p, ready for the pop;
+ * - seq == 2(p + cap)      the pop at p has released it for the push at p + cap.
+ * Sequence numbers count in steps of two so that "full since p" (odd) never
+ * equals "free for the next lap" (even) -- with the classic p / p+1 / p+cap
+ * numbering those collide when cap == 1 and a push overwrites a value.
  */
 typedef struct {
     _Atomic uint64_t seq;

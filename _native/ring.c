@@ -8,7 +8,8 @@
  * sees the mark and head == tail knows no value is still on its way.
  *
  * No lock is taken here. Positions are 64-bit counters (63 bits usable)
- * that never wrap in practice: 2^63 operations at 1 ns each take 292 years.
+ * that never wrap in practice: 2^63 operations at 1 ns each take 292 years
+ * (a cell's seq holds 2 * position, which still fits in 64 bits).
  */
 #include "chp_internal.h"
 
@@ -24,7 +25,7 @@ int chp_ring_push(chp_chan_t *c, void *value)
          * that freed this cell, so its read of cell->value happened before
          * our write below. */
         uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
-        int64_t dif = (int64_t)(seq - pos);
+        int64_t dif = (int64_t)(seq - 2 * pos);
         if (dif == 0) {
             /* ORDER: relaxed on success and failure -- the CAS only
              * reserves the position (its atomicity is what matters);
@@ -35,8 +36,8 @@ int chp_ring_push(chp_chan_t *c, void *value)
                     memory_order_relaxed)) {
                 cell->value = value;
                 /* ORDER: release -- publishes cell->value to the pop that
-                 * acquires seq == pos + 1. */
-                atomic_store_explicit(&cell->seq, pos + 1,
+                 * acquires seq == 2 * pos + 1. */
+                atomic_store_explicit(&cell->seq, 2 * pos + 1,
                                       memory_order_release);
                 return CHP_OK;
             }
@@ -60,7 +61,7 @@ int chp_ring_pop(chp_chan_t *c, void **value)
         /* ORDER: acquire -- pairs with the push's release store of seq, so
          * cell->value is the value it wrote. */
         uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
-        int64_t dif = (int64_t)(seq - (pos + 1));
+        int64_t dif = (int64_t)(seq - (2 * pos + 1));
         if (dif == 0) {
             /* ORDER: relaxed -- reserves the position only; the value read
              * is ordered by the acquire above. */
@@ -69,8 +70,8 @@ int chp_ring_pop(chp_chan_t *c, void **value)
                     memory_order_relaxed)) {
                 *value = cell->value;
                 /* ORDER: release -- our read of cell->value happens before
-                 * the push that acquires seq == pos + cap reuses the cell. */
-                atomic_store_explicit(&cell->seq, pos + c->cap,
+                 * the push that acquires seq == 2 * (pos + cap) reuses the cell. */
+                atomic_store_explicit(&cell->seq, 2 * (pos + c->cap),
                                       memory_order_release);
                 return CHP_OK;
             }
