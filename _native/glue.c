@@ -910,6 +910,22 @@ static PyObject *Waiter_disarm(Waiter *self, PyObject *unused)
     return Waiter_disarm_impl(self);
 }
 
+/* For a cancellation: withdraw the waiter only if nobody claimed it yet.
+ * True: it was still waiting and now nothing can take effect (unarmed).
+ * False: a counterpart claimed it first; its wake-up is on the way, and
+ * disarm() will report the outcome. Never blocks. */
+static PyObject *Waiter_abort(Waiter *self, PyObject *unused)
+{
+    if (!self->cases)
+        Py_RETURN_TRUE;
+    uint32_t st = chp_select_disarm(self->w);
+    if ((st & 3u) != CHP_W_ABORTED)
+        Py_RETURN_FALSE;  /* stays armed: disarm() reads the same state */
+    release_cases(self->cases, -1);
+    Py_CLEAR(self->cases);
+    Py_RETURN_TRUE;
+}
+
 static PyObject *Waiter_get_state(Waiter *self, void *unused)
 {
     return PyLong_FromUnsignedLong(chp_waiter_state(self->w));
@@ -932,6 +948,9 @@ static PyMethodDef Waiter_methods[] = {
     {"disarm", (PyCFunction)Waiter_disarm, METH_NOARGS,
      "disarm() -> Selected | WOULDBLOCK: abort if still waiting, "
      "unregister, and report what took effect."},
+    {"abort", (PyCFunction)Waiter_abort, METH_NOARGS,
+     "abort() -> bool: True if withdrawn before any claim (nothing took "
+     "effect); False if claimed (a wake-up is coming; call disarm())."},
     {NULL}
 };
 
@@ -970,6 +989,14 @@ static PyObject *mod_setup(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_timeout_seconds(PyObject *mod, PyObject *t)
+{
+    double secs;
+    if (parse_timeout(t, &secs) < 0)
+        return NULL;
+    return PyFloat_FromDouble(secs);
+}
+
 static PyObject *mod_version(PyObject *mod, PyObject *unused)
 {
     return PyUnicode_FromString(chp_version());
@@ -997,6 +1024,9 @@ static PyMethodDef mod_methods[] = {
      "negative or NaN timeout, before touching any channel."},
     {"select_try", (PyCFunction)mod_select_try, METH_O,
      "select_try(cases) -> Selected | WOULDBLOCK (internal)."},
+    {"timeout_seconds", (PyCFunction)mod_timeout_seconds, METH_O,
+     "timeout_seconds(timeout) -> float: seconds, or -1.0 for None. The "
+     "same checks (TypeError, ValueError) as every blocking call."},
     {"_setup", (PyCFunction)mod_setup, METH_VARARGS, NULL},
     {"version", (PyCFunction)mod_version, METH_NOARGS,
      "The version baked into the native library."},

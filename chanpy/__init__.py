@@ -1,4 +1,4 @@
-"""chanpy: Go-style channels and select for Python threads (and, soon, tasks).
+"""chanpy: Go-style channels and select for threads, trio tasks and asyncio tasks.
 
 >>> from chanpy import Chan, select, recv, send
 >>> ch: Chan[int] = Chan(1)
@@ -7,6 +7,7 @@
 42
 """
 
+from chanpy._async import aselect
 from chanpy._channel import Chan
 from chanpy._errors import Closed, WouldBlock
 from chanpy._select import Case, Selected, recv, select, send
@@ -24,6 +25,7 @@ __all__ = [
     "WouldBlock",
     "__version__",
     "after",
+    "aselect",
     "recv",
     "select",
     "send",

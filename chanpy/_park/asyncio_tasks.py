@@ -1,0 +1,84 @@
+"""The asyncio parker: a blocked asyncio task awaits a future of its loop.
+
+Each arming gets a fresh future. The waiter's wake-up callable resolves the
+future of the arming it was claimed in: directly when the counterpart runs
+on the same loop, otherwise through ``call_soon_threadsafe``, once per
+wake-up. A late wake-up can only touch a future nobody awaits any more.
+
+Cancellation: the task withdraws its waiter. If a counterpart claimed it
+first, the operation already took effect; the call then returns its result
+and the cancellation is consumed (raising instead would lose a value that
+was already taken or delivered). ``asyncio.timeout`` and ``wait_for`` see a
+body that finished normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chanpy._ffi import fast
+
+__all__ = ["wait_select"]
+
+_WOULDBLOCK = fast.WOULDBLOCK
+_running_loop = asyncio._get_running_loop
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
+    """Wait in the current asyncio task until one case completes; its ``Selected``.
+
+    ``seconds < 0`` waits without limit. Raises TimeoutError when time is up
+    and nothing took effect, CancelledError when cancelled before anything
+    took effect; may raise Closed (a send case on a closed channel).
+    """
+    loop = asyncio.get_running_loop()
+    current: list[asyncio.Future[None] | None] = [None]
+
+    def wake() -> None:
+        # Called by whoever claimed the waiter, in its thread, GIL held:
+        # `current` still names the future of the arming that was claimed.
+        fut = current[0]
+        if fut is None:
+            return
+        if _running_loop() is loop:
+            _resolve(fut)
+            return
+        try:
+            loop.call_soon_threadsafe(_resolve, fut)
+        except RuntimeError:
+            pass  # the loop is closed and the task with it
+
+    waiter = fast.Waiter(wake)
+    deadline = None if seconds < 0 else loop.time() + seconds
+    try:
+        while True:
+            fut = loop.create_future()
+            current[0] = fut
+            if waiter.arm(cases):
+                timer = None if deadline is None else loop.call_at(deadline, _resolve, fut)
+                try:
+                    await fut
+                except asyncio.CancelledError:
+                    done = waiter.disarm()
+                    if done is not _WOULDBLOCK:
+                        return done  # it took effect: the result wins
+                    raise
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+            done = waiter.disarm()
+            if done is not _WOULDBLOCK:
+                return done
+            done = fast.select_try(cases)
+            if done is not _WOULDBLOCK:
+                return done
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(f"timed out after {seconds} s: no case was ready")
+    finally:
+        current[0] = None
