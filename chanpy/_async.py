@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from chanpy._channel import Chan
     from chanpy._select import Case, Selected
 
-__all__ = ["aselect", "asend", "arecv", "current_world"]
+__all__ = ["arecv", "aselect", "asend", "current_world"]
 
 _OK = lib.CHP_OK
 _CLOSED = lib.CHP_CLOSED

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 from chanpy import _native  # type: ignore[attr-defined]
 from chanpy._version import __version__
@@ -33,7 +34,7 @@ def _load_fast() -> ModuleType:
     return module
 
 
-fast = _load_fast()
+fast: Any = _load_fast()  # a C module: typed by the modules that use it
 
 _built = ffi.string(lib.chp_version()).decode()
 if _built != __version__ or fast.version() != __version__:
