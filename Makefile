@@ -1,0 +1,65 @@
+# chanpy's developer entry points. Every target sets up what it needs:
+# a virtual environment in .venv with chanpy installed in editable mode
+# (which builds the C core through cffi). Re-run after changing _native/:
+# the install stamp depends on the sources and rebuilds.
+#
+#   make bench-quick   the main job: quick channel benchmarks, ratio to each peer
+#   make ci            everything CI checks: ruff, mypy --strict, C sanitizer
+#                      stress tests, pytest
+#   make dev           just the set-up (all extras)
+#   make lint | type | csan | test | stress | bench | docs
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NATIVE := $(wildcard _native/*.c _native/*.h _native/build_ffi.py)
+
+.PHONY: dev lint type csan ctest test stress bench bench-quick docs ci clean
+
+# One stamp per set of extras, refreshed when the build inputs change.
+$(VENV)/.stamp-%: pyproject.toml setup.py $(NATIVE) chanpy/_version.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[$(subst +,$(comma),$*)]'
+	touch $@
+
+comma := ,
+# lint, type and test share one environment so `make ci` installs once.
+CI_STAMP := $(VENV)/.stamp-test+bench
+
+dev: $(VENV)/.stamp-dev
+
+lint: $(CI_STAMP)
+	$(VENV)/bin/ruff check chanpy patterns tests bench
+	$(VENV)/bin/ruff format --check chanpy patterns tests bench
+
+type: $(CI_STAMP)
+	$(VENV)/bin/mypy --strict
+
+# The C core alone: 8-thread stress programs under ThreadSanitizer and under
+# AddressSanitizer + UBSan (no Python involved).
+csan:
+	$(MAKE) -C _native san
+
+ctest:
+	$(MAKE) -C _native test
+
+test: $(CI_STAMP)
+	$(PY) -m pytest -q
+
+stress: $(CI_STAMP)
+	CHANPY_STRESS_SCALE=5 $(PY) -m pytest -q -m stress
+
+bench-quick: $(VENV)/.stamp-bench
+	$(PY) -m chanpy.bench --quick
+
+bench: $(VENV)/.stamp-bench+test
+	$(PY) -m pytest bench -q
+
+docs: $(VENV)/.stamp-docs
+	$(VENV)/bin/mkdocs build --strict
+
+ci: lint type csan test
+
+clean:
+	rm -rf build _native/build chanpy/*.so chanpy/_native.c site
