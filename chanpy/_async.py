@@ -2,7 +2,8 @@
 
 Each call tries the operation at once (a C call, GIL held) and only parks
 when it must wait, on the parker of the library running the calling task,
-told apart at call time through sniffio. Under trio every call is a
+told apart at call time by sniffio's rules. A call made outside both
+libraries raises RuntimeError when it would have to wait. Under trio every call is a
 checkpoint, as trio's own channels are: it raises Cancelled if the task is
 already cancelled, and yields to the scheduler even when it completes at
 once. Under asyncio a call that completes at once does not yield, as with
@@ -11,6 +12,9 @@ asyncio.Queue.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import sys
 from typing import TYPE_CHECKING, Any
 
 import sniffio
@@ -31,19 +35,19 @@ _CLOSED_DRAINED = fast.CLOSED
 _timeout_seconds = fast.timeout_seconds
 _thread_local = sniffio.thread_local
 _library_cvar = sniffio.current_async_library_cvar
+_running_asyncio_loop = asyncio._get_running_loop
 
 
 def current_world() -> str:
     """``"trio"`` or ``"asyncio"``: the library running the calling task.
 
-    Raises RuntimeError outside of both.
+    sniffio's rules, with its slow general fallback replaced by one check
+    for a running asyncio loop (what sniffio's fallback finds too). Raises
+    RuntimeError outside of both.
     """
     name = _thread_local.name or _library_cvar.get()
-    if name is None:
-        try:
-            name = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            name = None
+    if name is None and _running_asyncio_loop() is not None:
+        return "asyncio"
     if name not in ("trio", "asyncio"):
         raise RuntimeError(
             "asend/arecv/aselect must be awaited in a trio or asyncio task "
@@ -53,63 +57,105 @@ def current_world() -> str:
     return name
 
 
-async def _park(world: str, cases: tuple[Any, ...], seconds: float) -> Any:
-    if world == "trio":
+async def _park(cases: tuple[Any, ...], seconds: float) -> Any:
+    if current_world() == "trio":
+        return await _parkers.trio.wait_select(cases, seconds)
+    return await _parkers.asyncio.wait_select(cases, seconds)
+
+
+class _Parkers:
+    """The task parkers, imported on first use (trio may not be installed)."""
+
+    @functools.cached_property
+    def trio(self) -> Any:
         from chanpy._park import trio_tasks
 
-        return await trio_tasks.wait_select(cases, seconds)
-    from chanpy._park import asyncio_tasks
+        return trio_tasks
 
-    return await asyncio_tasks.wait_select(cases, seconds)
+    @functools.cached_property
+    def asyncio(self) -> Any:
+        from chanpy._park import asyncio_tasks
 
-
-async def _trio_enter() -> None:
-    import trio
-
-    await trio.lowlevel.checkpoint_if_cancelled()
+        return asyncio_tasks
 
 
-async def _trio_leave() -> None:
-    import trio
-
-    await trio.lowlevel.cancel_shielded_checkpoint()
+_parkers = _Parkers()
 
 
-async def asend(chan: Chan[Any], value: Any, timeout: float | None) -> None:
-    seconds = _timeout_seconds(timeout)
-    world = current_world()
-    if world == "trio":
-        await _trio_enter()
+def _trio_lowlevel() -> Any:
+    """``trio.lowlevel`` if the calling task runs under trio, else None.
+
+    Only trio's own marks are read here (cheap); telling asyncio from "no
+    library at all" waits until a call has to park.
+    """
+    if (_thread_local.name or _library_cvar.get()) == "trio":
+        return sys.modules["trio"].lowlevel
+    return None
+
+
+# Chan.asend, Chan.arecv and Chan.__anext__ are these functions, bound as
+# methods (one coroutine per call, not two).
+
+
+async def asend(chan: Chan[Any], value: Any, timeout: float | None = None) -> None:
+    """Send from a trio or asyncio task, waiting without blocking the loop.
+
+    Raises Closed if the channel is closed, TimeoutError once ``timeout``
+    seconds pass (``timeout=0`` polls), ValueError / TypeError for a bad
+    timeout, RuntimeError outside a trio or asyncio task. If the task is
+    cancelled, either the value was not sent at all, or it was and the call
+    returns normally. Under trio this is always a checkpoint.
+    """
+    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
+    trio_ll = _trio_lowlevel()
+    if trio_ll is not None:
+        await trio_ll.checkpoint_if_cancelled()
     r = chan._try_send(value)
     if r == _OK:
-        if world == "trio":
-            await _trio_leave()
+        if trio_ll is not None:
+            await trio_ll.cancel_shielded_checkpoint()
         return
     if r == _CLOSED:
         raise Closed("send on a closed channel")
     if seconds == 0:
         raise TimeoutError("send timed out: the channel was not ready")
-    await _park(world, (fast.send(chan, value),), seconds)
+    await _park((fast.send(chan, value),), seconds)
 
 
-async def arecv(chan: Chan[Any], timeout: float | None) -> Any:
-    seconds = _timeout_seconds(timeout)
-    world = current_world()
-    if world == "trio":
-        await _trio_enter()
+async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
+    """Receive from a trio or asyncio task, waiting without blocking the loop.
+
+    Raises Closed once the channel is closed and drained, TimeoutError once
+    ``timeout`` seconds pass (``timeout=0`` polls), ValueError / TypeError
+    for a bad timeout, RuntimeError outside a trio or asyncio task. If the
+    task is cancelled, either no value was taken, or one was and it is
+    returned. Under trio this is always a checkpoint.
+    """
+    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
+    trio_ll = _trio_lowlevel()
+    if trio_ll is not None:
+        await trio_ll.checkpoint_if_cancelled()
     v = chan._try_recv()
     if v is _CLOSED_DRAINED:
         raise Closed("receive on a closed, drained channel")
     if v is not _WOULDBLOCK:
-        if world == "trio":
-            await _trio_leave()
+        if trio_ll is not None:
+            await trio_ll.cancel_shielded_checkpoint()
         return v
     if seconds == 0:
         raise TimeoutError("recv timed out: no value was available")
-    done = await _park(world, (fast.recv(chan),), seconds)
+    done = await _park((fast.recv(chan),), seconds)
     if not done.ok:
         raise Closed("receive on a closed, drained channel")
     return done.value
+
+
+async def anext_value(chan: Chan[Any]) -> Any:
+    """``async for``'s step: the next value; StopAsyncIteration once drained."""
+    try:
+        return await arecv(chan)
+    except Closed:
+        raise StopAsyncIteration from None
 
 
 async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
@@ -123,15 +169,15 @@ async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
     and RuntimeError outside a trio or asyncio task. Cancellation either
     happens before any case took effect, or the call returns that case.
     """
-    seconds = _timeout_seconds(timeout)
-    world = current_world()
-    if world == "trio":
-        await _trio_enter()
+    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
+    trio_ll = _trio_lowlevel()
+    if trio_ll is not None:
+        await trio_ll.checkpoint_if_cancelled()
     done = fast.select_try(cases)
     if done is not _WOULDBLOCK:
-        if world == "trio":
-            await _trio_leave()
+        if trio_ll is not None:
+            await trio_ll.cancel_shielded_checkpoint()
         return done  # type: ignore[no-any-return]
     if seconds == 0:
         raise TimeoutError("select timed out: no case was ready")
-    return await _park(world, cases, seconds)  # type: ignore[no-any-return]
+    return await _park(cases, seconds)  # type: ignore[no-any-return]

@@ -71,37 +71,25 @@ class Chan(fast.ChanCore, Generic[T]):  # type: ignore[misc]
         except Closed:
             raise StopIteration from None
 
-    async def asend(self, value: T, timeout: float | None = None) -> None:
-        """Send from a trio or asyncio task, waiting without blocking the loop.
+    if TYPE_CHECKING:
 
-        Raises Closed if the channel is closed, TimeoutError once ``timeout``
-        seconds pass (``timeout=0`` polls), ValueError / TypeError for a bad
-        timeout, RuntimeError outside a trio or asyncio task. If the task is
-        cancelled, either the value was not sent at all, or it was and the
-        call returns normally. Under trio this is always a checkpoint.
-        """
-        await _async.asend(self, value, timeout)
+        async def asend(self, value: T, timeout: float | None = None) -> None:
+            """Send from a trio or asyncio task (see chanpy._async.asend)."""
 
-    async def arecv(self, timeout: float | None = None) -> T:
-        """Receive from a trio or asyncio task, waiting without blocking the loop.
+        async def arecv(self, timeout: float | None = None) -> T:
+            """Receive from a trio or asyncio task (see chanpy._async.arecv)."""
 
-        Raises Closed once the channel is closed and drained, TimeoutError
-        once ``timeout`` seconds pass (``timeout=0`` polls), ValueError /
-        TypeError for a bad timeout, RuntimeError outside a trio or asyncio
-        task. If the task is cancelled, either no value was taken, or one
-        was and it is returned. Under trio this is always a checkpoint.
-        """
-        return await _async.arecv(self, timeout)  # type: ignore[no-any-return]
+        async def __anext__(self) -> T:
+            """Receive the next value (waiting); stop once closed and drained."""
+
+    else:
+        # Plain functions bound as methods: one coroutine per call.
+        asend = _async.asend
+        arecv = _async.arecv
+        __anext__ = _async.anext_value
 
     def __aiter__(self) -> Chan[T]:
         return self
-
-    async def __anext__(self) -> T:
-        """Receive the next value (waiting); stop once closed and drained."""
-        try:
-            return await _async.arecv(self, None)  # type: ignore[no-any-return]
-        except Closed:
-            raise StopAsyncIteration from None
 
     def __enter__(self) -> Chan[T]:
         return self

@@ -10,7 +10,9 @@ the result (trio keeps the cancellation pending for the next checkpoint).
 
 from __future__ import annotations
 
-import math
+import contextlib
+import threading
+from threading import get_ident
 from typing import Any
 
 import trio
@@ -21,6 +23,11 @@ __all__ = ["wait_select"]
 
 _WOULDBLOCK = fast.WOULDBLOCK
 _Abort = trio.lowlevel.Abort
+_in_trio_run = trio.lowlevel.in_trio_run
+
+# Entering a real cancel scope costs microseconds; without a timeout, a
+# shared do-nothing context manager takes its place.
+_NO_DEADLINE = contextlib.nullcontext()
 
 
 class _Parking:
@@ -48,6 +55,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
     """
     task = trio.lowlevel.current_task()
     token = trio.lowlevel.current_trio_token()
+    run_thread = threading.get_ident()
     parking = _Parking()
 
     def resume(arming: int) -> None:
@@ -59,12 +67,8 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
     def wake() -> None:
         # Called by whoever claimed the waiter, in its thread, GIL held.
         arming = parking.arming
-        try:
-            here = trio.lowlevel.current_trio_token() is token
-        except RuntimeError:
-            here = False
-        if here:
-            resume(arming)
+        if get_ident() == run_thread and _in_trio_run():
+            resume(arming)  # a task of the same run: no thread to cross
             return
         try:
             token.run_sync_soon(resume, arming)
@@ -79,8 +83,8 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
             return _Abort.SUCCEEDED
         return _Abort.FAILED  # claimed: the wake-up will resume us
 
-    deadline = math.inf if seconds < 0 else trio.current_time() + seconds
-    with trio.CancelScope(deadline=deadline):
+    scope = trio.move_on_after(seconds) if seconds >= 0 else _NO_DEADLINE
+    with scope:
         while True:
             parking.arming += 1
             if waiter.arm(cases):
@@ -92,5 +96,5 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
             done = fast.select_try(cases)
             if done is not _WOULDBLOCK:
                 return done
-    # Only our deadline's cancellation ends the loop without a return.
+    # Only our deadline's cancellation ends the loop without a result.
     raise TimeoutError(f"timed out after {seconds} s: no case was ready")
