@@ -17,8 +17,8 @@ from chanpy._version import __version__
 
 __all__ = ["fast", "ffi", "lib"]
 
-ffi = _native.ffi
-lib = _native.lib
+ffi: Any = _native.ffi
+lib: Any = _native.lib
 
 
 def _load_fast() -> ModuleType:

@@ -11,7 +11,7 @@ the result (trio keeps the cancellation pending for the next checkpoint).
 from __future__ import annotations
 
 import contextlib
-import threading
+import contextvars
 from threading import get_ident
 from typing import Any
 
@@ -30,20 +30,63 @@ _in_trio_run = trio.lowlevel.in_trio_run
 _NO_DEADLINE = contextlib.nullcontext()
 
 
-class _Parking:
-    """Which arming the task is parked on, so a late wake-up is ignored.
+class _TaskParker:
+    """One trio task's waiter, its wake-up, and which arming it waits on.
 
-    ``arming`` counts the task's armings; a wake-up carries the arming it
-    was claimed in and only reschedules the task if it is still parked on
-    that one. Read and written in the run's thread only, except that the
-    claimer reads ``arming`` while it holds the GIL right after the claim.
+    Made once per task and kept in the task's context, so a task that
+    parks again reuses it. ``arming`` counts the task's armings; a wake-up
+    carries the arming it was claimed in and only reschedules the task if
+    it is still parked on that one, so a late wake-up is ignored. All of it
+    is read and written in the run's thread, except that a claimer in
+    another thread reads ``arming`` while it holds the GIL right after the
+    claim (the task cannot re-arm in between).
     """
 
-    __slots__ = ("arming", "parked")
+    __slots__ = ("arming", "parked", "run_thread", "task", "token", "waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.token = trio.lowlevel.current_trio_token()
+        self.run_thread = get_ident()
         self.arming = 0
         self.parked = False
+        self.waiter = fast.Waiter(self.wake)
+
+    def resume(self, arming: int) -> None:
+        # Runs in the run's thread.
+        if self.parked and self.arming == arming:
+            self.parked = False
+            trio.lowlevel.reschedule(self.task)
+
+    def wake(self) -> None:
+        # Called by whoever claimed the waiter, in its thread, GIL held.
+        arming = self.arming
+        if get_ident() == self.run_thread and _in_trio_run():
+            self.resume(arming)  # a task of the same run: no thread to cross
+            return
+        try:
+            self.token.run_sync_soon(self.resume, arming)
+        except trio.RunFinishedError:
+            pass  # the run is over and the task with it
+
+    def abort(self, raise_cancel: Any) -> _Abort:
+        if self.waiter.abort():
+            self.parked = False
+            return _Abort.SUCCEEDED
+        return _Abort.FAILED  # claimed: the wake-up will resume us
+
+
+_parker: contextvars.ContextVar[_TaskParker] = contextvars.ContextVar("chanpy_trio_parker")
+
+
+def _task_parker() -> _TaskParker:
+    # A child task starts with a copy of its parent's context: check the owner.
+    task = trio.lowlevel.current_task()
+    parker = _parker.get(None)
+    if parker is None or parker.task is not task or parker.waiter.armed:
+        parker = _TaskParker(task)
+        _parker.set(parker)
+    return parker
 
 
 async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
@@ -53,43 +96,15 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
     and nothing took effect, trio.Cancelled when cancelled before anything
     took effect; may raise Closed (a send case on a closed channel).
     """
-    task = trio.lowlevel.current_task()
-    token = trio.lowlevel.current_trio_token()
-    run_thread = threading.get_ident()
-    parking = _Parking()
-
-    def resume(arming: int) -> None:
-        # Runs in the run's thread.
-        if parking.parked and parking.arming == arming:
-            parking.parked = False
-            trio.lowlevel.reschedule(task)
-
-    def wake() -> None:
-        # Called by whoever claimed the waiter, in its thread, GIL held.
-        arming = parking.arming
-        if get_ident() == run_thread and _in_trio_run():
-            resume(arming)  # a task of the same run: no thread to cross
-            return
-        try:
-            token.run_sync_soon(resume, arming)
-        except trio.RunFinishedError:
-            pass  # the run is over and the task with it
-
-    waiter = fast.Waiter(wake)
-
-    def abort(raise_cancel: Any) -> _Abort:
-        if waiter.abort():
-            parking.parked = False
-            return _Abort.SUCCEEDED
-        return _Abort.FAILED  # claimed: the wake-up will resume us
-
+    parker = _task_parker()
+    waiter = parker.waiter
     scope = trio.move_on_after(seconds) if seconds >= 0 else _NO_DEADLINE
     with scope:
         while True:
-            parking.arming += 1
+            parker.arming += 1
             if waiter.arm(cases):
-                parking.parked = True
-                await trio.lowlevel.wait_task_rescheduled(abort)
+                parker.parked = True
+                await trio.lowlevel.wait_task_rescheduled(parker.abort)
             done = waiter.disarm()
             if done is not _WOULDBLOCK:
                 return done
