@@ -510,3 +510,23 @@ def test_asyncio_select_cancellation_storm() -> None:
     assert got_out == sent_out
     assert inbound.statistics().waiting_senders == 0
     assert outbound.statistics().waiting_receivers == 0
+
+
+@pytest.mark.trio
+async def test_trio_child_tasks_do_not_share_their_parents_waiter() -> None:
+    """A task that parked, then spawns children that park at the same time."""
+    ch: Chan[int] = Chan()
+    with trio.move_on_after(0.01):
+        await ch.arecv()  # the parent has parked once: its waiter exists
+    got: list[int] = []
+
+    async def child() -> None:
+        got.append(await ch.arecv())
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(child)
+        await trio.sleep(0.01)
+        for i in range(4):
+            await ch.asend(i)
+    assert sorted(got) == [0, 1, 2, 3]
