@@ -31,7 +31,10 @@
 /* Set once by chanpy._ffi through _setup(). */
 static PyObject *Closed_exc;      /* chanpy.Closed */
 static PyObject *WouldBlock_exc;  /* chanpy.WouldBlock */
-static PyObject *park_select;     /* (cases, timeout) -> Selected */
+static PyObject *park_select;     /* (cases, timeout, api) -> Selected */
+
+/* Which public call is waiting: the parker names the async form in errors. */
+static PyObject *API_SEND, *API_RECV, *API_SELECT;
 
 static PyObject *WOULDBLOCK;      /* sentinel: nothing happened */
 static PyObject *CLOSED;          /* sentinel: closed and drained */
@@ -108,8 +111,9 @@ static int parse_timeout(PyObject *t, double *out)
         *out = -1.0;
         return 0;
     }
-    double d = PyFloat_AsDouble(t);
-    if (d == -1.0 && PyErr_Occurred()) {
+    double d = PyBool_Check(t) ? -1.0 : PyFloat_AsDouble(t);
+    if (PyBool_Check(t) || (d == -1.0 && PyErr_Occurred())) {
+        PyErr_Clear();
         PyErr_Format(PyExc_TypeError,
                      "timeout must be a number of seconds or None, got %.100s",
                      Py_TYPE(t)->tp_name);
@@ -131,15 +135,15 @@ static PyObject *raise_closed_send(void)
     return NULL;
 }
 
-/* Hand a blocking operation to the Python parker: (cases, timeout). */
-static PyObject *call_park(PyObject *cases, PyObject *timeout)
+/* Hand a blocking operation to the Python parker: (cases, timeout, api). */
+static PyObject *call_park(PyObject *cases, PyObject *timeout, PyObject *api)
 {
     if (!park_select) {
         PyErr_SetString(PyExc_RuntimeError, "chanpy._fast is not set up");
         return NULL;
     }
-    PyObject *args[2] = {cases, timeout};
-    return PyObject_Vectorcall(park_select, args, 2, NULL);
+    PyObject *args[3] = {cases, timeout, api};
+    return PyObject_Vectorcall(park_select, args, 3, NULL);
 }
 
 /* --- ChanCore ----------------------------------------------------------- */
@@ -309,7 +313,7 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
     Py_DECREF(c);
     if (!cases)
         return NULL;
-    PyObject *res = call_park(cases, timeout);
+    PyObject *res = call_park(cases, timeout, API_SEND);
     Py_DECREF(cases);
     if (!res)
         return NULL;
@@ -361,7 +365,7 @@ static PyObject *ChanCore_recv(ChanCore *self, PyObject *const *args,
     Py_DECREF(c);
     if (!cases)
         return NULL;
-    PyObject *res = call_park(cases, timeout);
+    PyObject *res = call_park(cases, timeout, API_RECV);
     Py_DECREF(cases);
     if (!res)
         return NULL;
@@ -766,7 +770,7 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
             PyErr_SetString(PyExc_TimeoutError,
                             "select timed out: no case was ready");
         else
-            res = call_park(cases, timeout);
+            res = call_park(cases, timeout, API_SELECT);
     }
     Py_DECREF(cases);
     return res;
@@ -1038,7 +1042,10 @@ static int mod_exec(PyObject *m)
     if (!WOULDBLOCK) {
         WOULDBLOCK = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
         CLOSED = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
-        if (!WOULDBLOCK || !CLOSED)
+        API_SEND = PyUnicode_InternFromString("send");
+        API_RECV = PyUnicode_InternFromString("recv");
+        API_SELECT = PyUnicode_InternFromString("select");
+        if (!WOULDBLOCK || !CLOSED || !API_SEND || !API_RECV || !API_SELECT)
             return -1;
     }
     PyTypeObject *types[] = {&ChanCore_Type, &Case_Type, &Selected_Type,

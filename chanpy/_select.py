@@ -21,9 +21,9 @@ __all__ = ["Case", "Selected", "recv", "select", "send"]
 T = TypeVar("T")
 
 
-def park_select(cases: tuple[Any, ...], timeout: float | None) -> Any:
-    """Wait for one of ``cases`` in the calling thread (the blocking half)."""
-    return threads.wait_select(cases, timeout)
+def park_select(cases: tuple[Any, ...], timeout: float | None, api: str) -> Any:
+    """Wait for one of ``cases`` in the calling thread (the blocking half of ``api``)."""
+    return threads.wait_select(cases, timeout, api)
 
 
 fast._setup(Closed, WouldBlock, park_select)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import numbers
 import threading
 import weakref
+from collections.abc import Callable
 from time import monotonic
 
 from chanpy._channel import Chan
@@ -23,10 +25,10 @@ __all__ = ["Ticker", "after", "tick"]
 
 
 def _check_seconds(name: str, seconds: float, *, positive: bool) -> float:
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}() takes a number of seconds, got {seconds!r}") from None
+    # Real numbers only: float() would also take "1" and b"1"; a bool is a mistake.
+    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool):
+        raise TypeError(f"{name}() takes a number of seconds, got {seconds!r}")
+    s = float(seconds)
     if math.isnan(s) or s < 0 or (positive and s == 0) or math.isinf(s):
         need = "> 0" if positive else ">= 0"
         raise ValueError(f"{name}() needs a finite number of seconds {need}, got {seconds!r}")
@@ -34,13 +36,29 @@ def _check_seconds(name: str, seconds: float, *, positive: bool) -> float:
 
 
 class _Entry:
-    __slots__ = ("chan", "period", "removed", "when")
+    __slots__ = ("__weakref__", "chan", "period", "removed", "when")
 
     def __init__(self, chan: Chan[float], when: float, period: float | None) -> None:
-        self.chan: weakref.ref[Chan[float]] = weakref.ref(chan)
+        # When the channel is collected, the entry is marked dead; the heap
+        # sheds dead entries as it grows (see _TimerThread.add).
+        self.chan: weakref.ref[Chan[float]] = weakref.ref(chan, _mark_dead(self))
         self.when = when
         self.period = period
         self.removed = False
+
+
+def _mark_dead(entry: _Entry) -> Callable[[object], None]:
+    # Runs wherever the channel is collected, maybe in the timer thread
+    # while it holds its lock: so it takes no lock, it only flags.
+    ref = weakref.ref(entry)
+
+    def dead(_: object) -> None:
+        e = ref()
+        if e is not None:
+            e.removed = True
+            _timers.dead += 1
+
+    return dead
 
 
 class _TimerThread:
@@ -51,9 +69,14 @@ class _TimerThread:
         self._heap: list[tuple[float, int, _Entry]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        # Entries flagged removed since the last compaction (a hint, written
+        # without the lock by weakref callbacks).
+        self.dead = 0
 
     def add(self, entry: _Entry) -> None:
         with self._cond:
+            if self.dead > 32 and self.dead * 2 > len(self._heap):
+                self._compact()
             heapq.heappush(self._heap, (entry.when, next(self._order), entry))
             if self._heap[0][2] is entry:
                 self._cond.notify()
@@ -69,10 +92,16 @@ class _TimerThread:
             self._heap = [item for item in self._heap if item[2] is not entry]
             heapq.heapify(self._heap)
 
+    def _compact(self) -> None:
+        # Precondition: the lock is held.
+        self.dead = 0
+        self._heap = [item for item in self._heap if not item[2].removed]
+        heapq.heapify(self._heap)
+
     def pending(self) -> int:
-        """How many timers are scheduled (for tests and statistics)."""
+        """How many live timers are scheduled (for tests and statistics)."""
         with self._cond:
-            return len(self._heap)
+            return sum(1 for item in self._heap if not item[2].removed)
 
     def _run(self) -> None:
         with self._cond:

@@ -334,3 +334,17 @@ def test_other_threads_may_block_while_a_loop_runs(world: str) -> None:
     worker.join(20)
     assert not worker.is_alive()
     assert got == ["hello"]
+
+
+@pytest.mark.parametrize("bad", [True, False])
+def test_a_bool_timeout_is_a_type_error(bad: bool) -> None:
+    # True would otherwise mean one second: almost surely a mistake.
+    ch: Chan[int] = Chan(1)
+    ch.send_nowait(1)
+    with pytest.raises(TypeError, match="timeout"):
+        ch.recv(timeout=bad)
+    with pytest.raises(TypeError, match="timeout"):
+        ch.send(2, timeout=bad)
+    with pytest.raises(TypeError, match="timeout"):
+        select(recv(ch), timeout=bad)
+    assert ch.recv_nowait() == 1

@@ -215,6 +215,7 @@ def test_unreferenced_after_channels_do_not_pile_up_in_the_timer() -> None:
     than stay scheduled for the whole delay.
     """
     before = _timer._timers.pending()
+    before_heap = len(_timer._timers._heap)
     work: Chan[int] = Chan(1)
     for i in range(1000):
         work.send_nowait(i)
@@ -223,6 +224,9 @@ def test_unreferenced_after_channels_do_not_pile_up_in_the_timer() -> None:
     gc.collect()
     grown = _timer._timers.pending() - before
     assert grown < 100, f"{grown} timer entries kept for channels nobody can receive from"
+    # The dead entries' memory goes too, not only their count.
+    heap_grown = len(_timer._timers._heap) - before_heap
+    assert heap_grown < 100, f"the timer heap grew by {heap_grown} dead entries"
 
 
 # --- one thread for all ----------------------------------------------------------------

@@ -30,13 +30,14 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 
 
-def _async_name(cases: tuple[Any, ...]) -> str:
-    if len(cases) == 1:
-        return "await chan.asend(value)" if cases[0].is_send else "await chan.arecv()"
-    return "await chanpy.aselect(...)"
+_ASYNC_FORM = {
+    "send": "await chan.asend(value)",
+    "recv": "await chan.arecv()",
+    "select": "await chanpy.aselect(...)",
+}
 
 
-def _refuse_in_event_loop(cases: tuple[Any, ...]) -> None:
+def _refuse_in_event_loop(api: str) -> None:
     """Waiting here would freeze the event loop running in this thread."""
     world = None
     if asyncio._get_running_loop() is not None:
@@ -46,17 +47,19 @@ def _refuse_in_event_loop(cases: tuple[Any, ...]) -> None:
     if world is not None:
         raise RuntimeError(
             f"a blocking channel operation would wait inside a running {world} "
-            f"event loop and freeze it; use {_async_name(cases)} instead"
+            f"event loop and freeze it; use {_ASYNC_FORM[api]} instead"
         )
 
 
-def wait_select(cases: tuple[Any, ...], timeout: float | None) -> Any:
+def wait_select(cases: tuple[Any, ...], timeout: float | None, api: str = "select") -> Any:
     """Block this thread until one case completes; return its ``Selected``.
 
-    The caller has already polled the cases once. Raises TimeoutError when
-    ``timeout`` seconds pass first; may raise Closed (send on closed).
+    The caller (the public call ``api``: send, recv or select) has already
+    polled the cases once. Raises TimeoutError when ``timeout`` seconds pass
+    first; may raise Closed (send on closed); RuntimeError inside a running
+    event loop.
     """
-    _refuse_in_event_loop(cases)
+    _refuse_in_event_loop(api)
     deadline = None if timeout is None or math.isinf(timeout) else monotonic() + timeout
     state = _state
     waiter, ptr = state.waiter, state.ptr
