@@ -530,3 +530,106 @@ async def test_trio_child_tasks_do_not_share_their_parents_waiter() -> None:
         for i in range(4):
             await ch.asend(i)
     assert sorted(got) == [0, 1, 2, 3]
+
+
+# --- how a task is woken ------------------------------------------------------
+
+
+def test_same_run_wakeups_do_not_cross_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks of one trio run wake each other directly, never through the token."""
+    calls = Counter[str]()
+    token_type = trio.lowlevel.TrioToken
+    original = token_type.run_sync_soon
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        calls["run_sync_soon"] += 1
+        original(self, *args, **kwargs)
+
+    async def main() -> list[int]:
+        ch: Chan[int] = Chan()
+        got: list[int] = []
+
+        async def consumer() -> None:
+            got.extend([v async for v in ch])
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(consumer)
+            monkeypatch.setattr(token_type, "run_sync_soon", counting)
+            for i in range(200):
+                await ch.asend(i)
+            ch.close()
+        return got
+
+    assert trio.run(main) == list(range(200))
+    assert calls["run_sync_soon"] == 0
+
+
+def test_cross_thread_wakeups_go_through_the_token_once_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread waking a trio task uses run_sync_soon, at most once per value."""
+    calls = Counter[str]()
+    token_type = trio.lowlevel.TrioToken
+    original = token_type.run_sync_soon
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        calls["run_sync_soon"] += 1
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(token_type, "run_sync_soon", counting)
+    from chanpy._park import trio_tasks
+
+    parks = trio_tasks.wait_select
+
+    async def counting_parks(*args: Any) -> Any:
+        calls["parks"] += 1
+        return await parks(*args)
+
+    monkeypatch.setattr(trio_tasks, "wait_select", counting_parks)
+    ch: Chan[int] = Chan()
+    n = 300
+
+    async def consumer() -> list[int]:
+        return [v async for v in ch]
+
+    results: list[list[int]] = []
+    t = threading.Thread(target=lambda: results.append(trio.run(consumer)))
+    t.start()
+    for i in range(n):
+        ch.send(i, timeout=20)
+    ch.close()
+    t.join(20)
+    assert results == [list(range(n))]
+    # One wake-up per park at most (trio's own machinery may add a couple),
+    # and the parks did happen.
+    assert calls["parks"] > 0
+    assert 0 < calls["run_sync_soon"] <= calls["parks"] + 2
+
+
+def test_asyncio_same_loop_wakeups_do_not_cross_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = Counter[str]()
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            calls["call_soon_threadsafe"] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+        ch: Chan[int] = Chan()
+
+        async def consumer() -> list[int]:
+            return [v async for v in ch]
+
+        task = asyncio.create_task(consumer())
+        for i in range(200):
+            await ch.asend(i)
+        ch.close()
+        return await task
+
+    assert asyncio.run(main()) == list(range(200))
+    assert calls["call_soon_threadsafe"] == 0
