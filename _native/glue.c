@@ -79,14 +79,19 @@ static void wake(chp_waiter_t *w)
     if (chp_waiter_kind(w) == CHP_WAITER_THREAD) {
         chp_waiter_wake(w);
     } else {
+        /* The owner is alive here: no Python code ran since the claim.
+         * The callable may switch threads, and the owner may finish and be
+         * freed meanwhile, so hold the callable itself. */
         Waiter *owner = (Waiter *)chp_waiter_user(w);
-        PyObject *r = PyObject_CallNoArgs(owner->wake);
+        PyObject *cb = Py_NewRef(owner->wake);
+        PyObject *r = PyObject_CallNoArgs(cb);
         if (r)
             Py_DECREF(r);
         else
             /* The operation already took effect; an error here cannot undo
              * it, so report it like an error in a callback. */
-            PyErr_WriteUnraisable(owner->wake);
+            PyErr_WriteUnraisable(cb);
+        Py_DECREF(cb);
     }
     chp_waiter_unref(w);
 }
