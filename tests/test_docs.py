@@ -1,0 +1,131 @@
+"""The documentation's examples run: every ```python block in docs/*.md.
+
+Blocks of one page run in page order in one shared namespace, so a page may
+build on names its earlier blocks defined (each page says so). Each page gets
+a fresh interpreter with warnings turned into errors and a time limit; a
+failing example's traceback names the page and the line of the page it is on.
+Only fences opened with exactly ```python are run; ```sh, ```text, ```c and
+the rest are prose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+PAGE_TIMEOUT = 60  # seconds for all the examples of one page
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})(?P<info>[^`]*)$")
+
+# Runs in the child: read (page, [(first line, code), ...]) from stdin and
+# exec each block. Padding each block with newlines makes the traceback's
+# line numbers those of the Markdown file. If an example hangs, faulthandler
+# prints every thread's stack before the parent gives up on it.
+_RUNNER = """
+import faulthandler, json, sys
+faulthandler.dump_traceback_later(float(sys.argv[1]), exit=True)
+page, blocks = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+for first_line, code in blocks:
+    exec(compile("\\n" * (first_line - 1) + code, page, "exec"), namespace)
+faulthandler.cancel_dump_traceback_later()
+"""
+
+
+def python_blocks(markdown: str) -> list[tuple[int, str]]:
+    """The ```python blocks of a Markdown text: (line of the block's first code line, code).
+
+    A fence may be indented (inside a list item); its block is dedented by the
+    fence's indentation. A block is closed by a fence of at least as many
+    backticks and nothing else on the line. Raises ValueError for an
+    unterminated fence.
+    """
+    blocks: list[tuple[int, str]] = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i])
+        i += 1
+        if opening is None:
+            continue
+        ticks = opening["ticks"]
+        first = i
+        while i < len(lines):
+            closing = _FENCE.match(lines[i])
+            if (
+                closing is not None
+                and closing["info"].strip() == ""
+                and len(closing["ticks"]) >= len(ticks)
+            ):
+                break
+            i += 1
+        else:
+            raise ValueError(f"line {first}: a ``` fence is never closed")
+        if opening["info"].strip() == "python":
+            code = textwrap.dedent("\n".join(lines[first:i])) + "\n"
+            blocks.append((first + 1, code))
+        i += 1  # past the closing fence
+    return blocks
+
+
+def _pages_with_examples() -> list[Path]:
+    return [p for p in sorted(DOCS.glob("*.md")) if python_blocks(p.read_text())]
+
+
+def test_python_blocks_finds_only_python_fences_with_page_line_numbers() -> None:
+    text = (
+        "# Title\n"  # line 1
+        "```python\n"
+        "x = 1\n"  # line 3
+        "```\n"
+        "```sh\n"
+        "pip install chanpy\n"
+        "```\n"
+        "* item\n"
+        "\n"
+        "  ```python\n"
+        "  y = x + 1\n"  # line 11
+        "  ```\n"
+    )
+    assert python_blocks(text) == [(3, "x = 1\n"), (11, "y = x + 1\n")]
+
+
+def test_python_blocks_rejects_an_unclosed_fence() -> None:
+    with pytest.raises(ValueError, match="never closed"):
+        python_blocks("```python\nx = 1\n")
+
+
+def test_the_user_pages_have_examples() -> None:
+    pages = {p.name for p in _pages_with_examples()}
+    assert {"index.md", "getting-started.md"} <= pages
+
+
+@pytest.mark.timeout(PAGE_TIMEOUT + 30)
+@pytest.mark.parametrize("page", _pages_with_examples(), ids=lambda p: p.name)
+def test_page_examples_run(page: Path, tmp_path: Path) -> None:
+    blocks = python_blocks(page.read_text())
+    label = f"docs/{page.name}"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-W", "error", "-c", _RUNNER, str(PAGE_TIMEOUT - 5)],
+            input=json.dumps([label, blocks]),
+            capture_output=True,
+            text=True,
+            timeout=PAGE_TIMEOUT,
+            cwd=tmp_path,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{label}: the examples did not finish in {PAGE_TIMEOUT} s\n{exc.stderr!r}")
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{label}: an example failed (exit {proc.returncode})\n"
+            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        )
