@@ -70,6 +70,13 @@ void chp_chan_free(chp_chan_t *c);
 
 size_t chp_chan_capacity(const chp_chan_t *c);
 size_t chp_chan_len(chp_chan_t *c);
+
+/* Call visit(value, arg) for each value buffered in c, oldest first; stop
+ * and return the first non-zero result. Only exact while no other thread
+ * operates on c: the caller provides that (chanpy: the GIL, for the
+ * garbage collector's traversal). */
+int chp_chan_visit(chp_chan_t *c, int (*visit)(void *value, void *arg),
+                   void *arg);
 int chp_chan_is_closed(chp_chan_t *c);
 size_t chp_chan_waiting_senders(chp_chan_t *c);
 size_t chp_chan_waiting_receivers(chp_chan_t *c);

@@ -192,23 +192,61 @@ static PyObject *ChanCore_new(PyTypeObject *type, PyObject *args,
     return (PyObject *)self;
 }
 
+/* Release what is still buffered. */
+static void drain_buffer(ChanCore *self)
+{
+    void *v;
+    chp_waiter_t *woken;
+    while (chp_chan_try_recv(self->chan, &v, NULL, &woken) == CHP_OK) {
+        wake(woken);
+        Py_XDECREF((PyObject *)v);
+    }
+}
+
 static void ChanCore_dealloc(ChanCore *self)
 {
     /* Python subclasses (chanpy.Chan) reach here from subtype_dealloc,
      * which already cleared their dict and weak references. */
+    PyObject_GC_UnTrack(self);
     if (self->chan) {
-        /* Release what is still buffered; no waiter can be registered, as
-         * every armed case holds a reference to its channel. */
-        void *v;
-        chp_waiter_t *woken;
-        while (chp_chan_try_recv(self->chan, &v, NULL, &woken) == CHP_OK) {
-            wake(woken);
-            Py_XDECREF((PyObject *)v);
-        }
+        /* No waiter can be registered: every armed case holds a
+         * reference to its channel. */
+        drain_buffer(self);
         chp_chan_free(self->chan);
         self->chan = NULL;
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+typedef struct {
+    visitproc visit;
+    void *arg;
+} gc_visit_t;
+
+static int visit_value(void *value, void *ctx)
+{
+    gc_visit_t *v = ctx;
+    return value ? v->visit((PyObject *)value, v->arg) : 0;
+}
+
+/* Buffered values are references the channel holds: the collector must
+ * see them, or a value referring back to its channel keeps both alive
+ * forever. The GIL keeps the ring still meanwhile. */
+static int ChanCore_traverse(ChanCore *self, visitproc visit, void *arg)
+{
+    /* ChanCore is a static type: its type needs no visit (subclasses'
+     * subtype_traverse visits theirs). */
+    if (!self->chan)
+        return 0;
+    gc_visit_t v = {visit, arg};
+    return chp_chan_visit(self->chan, visit_value, &v);
+}
+
+static int ChanCore_clear(ChanCore *self)
+{
+    if (self->chan)
+        drain_buffer(self);
+    return 0;
 }
 
 /* Offer `value`; returns CHP_OK/WOULDBLOCK/CLOSED with references fixed. */
@@ -483,9 +521,11 @@ static PyTypeObject ChanCore_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "chanpy._fast.ChanCore",
     .tp_basicsize = sizeof(ChanCore),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_new = ChanCore_new,
     .tp_dealloc = (destructor)ChanCore_dealloc,
+    .tp_traverse = (traverseproc)ChanCore_traverse,
+    .tp_clear = (inquiry)ChanCore_clear,
     .tp_methods = ChanCore_methods,
     .tp_getset = ChanCore_getset,
     .tp_as_sequence = &ChanCore_as_sequence,

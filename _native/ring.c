@@ -109,3 +109,25 @@ size_t chp_ring_len(chp_chan_t *c)
         return 0;
     return (size_t)(tail - head) > c->cap ? c->cap : (size_t)(tail - head);
 }
+
+int chp_chan_visit(chp_chan_t *c, int (*visit)(void *value, void *arg),
+                   void *arg)
+{
+    if (c->cap == 0)
+        return 0;
+    /* ORDER: acquire on head, tail and each seq -- like a pop, so a value
+     * we pass on is the one its push published. */
+    uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire)
+                    & ~CHP_TAIL_CLOSED;
+    for (uint64_t pos = head; pos < tail; pos++) {
+        chp_cell_t *cell = &c->cells[pos % c->cap];
+        uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        if (seq != 2 * pos + 1)
+            continue; /* a push or pop in flight (not while serialised) */
+        int r = visit(cell->value, arg);
+        if (r)
+            return r;
+    }
+    return 0;
+}

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import sys
 import threading
+import weakref
 
 import pytest
 import trio
@@ -156,3 +157,20 @@ def test_cancelled_tasks_release_their_values() -> None:
     asyncio.run(asyncio_main())
     assert ch.statistics().waiting_senders == 0
     assert refs(m) == before
+
+
+def test_a_cycle_through_a_buffered_value_is_collected() -> None:
+    """A value in the buffer that refers back to its channel is not immortal."""
+
+    class Holder:
+        chan: Chan[Holder]
+
+    ch: Chan[Holder] = Chan(4)
+    h = Holder()
+    h.chan = ch
+    ch.send_nowait(h)
+    chan_ref, holder_ref = weakref.ref(ch), weakref.ref(h)
+    del ch, h
+    gc.collect()
+    assert chan_ref() is None
+    assert holder_ref() is None
