@@ -43,6 +43,7 @@ __all__ = [
     "check_targets",
     "percentile",
     "run_scenario",
+    "warm_up",
 ]
 
 GO = "Go"
@@ -188,6 +189,28 @@ START_OPS = 32
 """Calibration starts this small, so a very slow implementation costs little."""
 
 
+def warm_up(scenario: Scenario, impl: Impl, most: int, settings: Settings) -> tuple[float, float]:
+    """Run ``impl`` untimed with growing op counts; (ns/op of the last run, seconds spent).
+
+    Starts at ``START_OPS`` and grows 4x up to the scenario's ``min_messages``
+    (or ``most``), stopping early once a run takes ``budget_s`` or the runs
+    took a quarter of ``allowance_s``: a very slow implementation is found
+    out cheaply. Exceptions from the implementation propagate.
+    """
+    target = min(most, scenario.min_messages)
+    n = scenario.round(min(target, START_OPS))
+    spent = 0.0
+    while True:
+        m = _measure(impl, n, False)
+        spent += m.elapsed_ns / 1e9
+        if n >= target or m.elapsed_ns >= settings.budget_s * 1e9:
+            break
+        if spent >= settings.allowance_s / 4:
+            break
+        n = scenario.round(min(target, n * 4))
+    return max(m.ns_per_op, 1.0), spent
+
+
 def run_scenario(
     scenario: Scenario,
     variant: str,
@@ -231,25 +254,22 @@ def run_scenario(
         return m
 
     def calibrate(impl: Impl) -> None:
-        """Warm up with growing runs; size the measured runs from the last."""
-        target = min(most, scenario.min_messages)
-        n = scenario.round(min(target, START_OPS))
-        while True:
-            m = attempt(impl, n, False)
-            if m is None:
-                return
-            big_enough = m.elapsed_ns >= settings.budget_s * 1e9
-            if n >= target or big_enough or spent[impl.name] >= settings.allowance_s / 4:
-                break
-            n = scenario.round(min(target, n * 4))
-        per_op = max(m.ns_per_op, 1.0)
+        """Warm up; size the measured runs to the budget and the allowance."""
+        res = results[impl.name]
+        try:
+            per_op, took = warm_up(scenario, impl, most, settings)
+        except Exception as exc:
+            res.status = "failed"
+            res.reason = f"{type(exc).__name__}: {exc}"
+            return
+        spent[impl.name] += took
         ops = min(most, max(scenario.min_messages, settings.budget_s * 1e9 / per_op))
         left = settings.allowance_s - spent[impl.name]
         affordable = left * 1e9 / per_op / runs_per_impl
         if ops > affordable:
             ops = max(min(most, START_OPS), affordable)
-            results[impl.name].note = "too slow for full-size runs: fewer ops per run"
-        results[impl.name].ops = scenario.round(ops)
+            res.note = "too slow for full-size runs: fewer ops per run"
+        res.ops = scenario.round(ops)
 
     def over(impl: Impl) -> bool:
         """Spent its allowance (after at least one measured round)?"""
