@@ -315,20 +315,7 @@ def _pair(make: Callable[[], tuple[Put, Get]]) -> Callable[[], tuple[Put, Get, P
 # --------------------------------------------------------------------------
 
 
-def _timed_loop(n: int, stamped: bool, op: Callable[[], Any]) -> Measurement:
-    if stamped:
-        lat: list[int] = []
-        append = lat.append
-        t0 = perf_counter_ns()
-        for _ in range(n):
-            t = perf_counter_ns()
-            op()
-            append(perf_counter_ns() - t)
-        return Measurement(n, perf_counter_ns() - t0, lat)
-    t0 = perf_counter_ns()
-    for _ in range(n):
-        op()
-    return Measurement(n, perf_counter_ns() - t0)
+# Each loop is written out (no per-op helper call), as a program writes it.
 
 
 def _chanpy_select4(n: int, stamped: bool) -> Measurement:
@@ -340,12 +327,20 @@ def _chanpy_select4(n: int, stamped: bool) -> Measurement:
     ready: Chan[int] = Chan(n)
     for i in range(n):
         ready.send_nowait(i)
-
-    # Written the way a program writes it: the cases are built per select.
-    def op() -> Any:
-        return select(recv(a), recv(b), recv(c), recv(ready))
-
-    return _timed_loop(n, stamped, op)
+    # The cases are built per select, as in `select(recv(a), recv(b), ...)`.
+    if stamped:
+        lat: list[int] = []
+        append = lat.append
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            t = perf_counter_ns()
+            select(recv(a), recv(b), recv(c), recv(ready))
+            append(perf_counter_ns() - t)
+        return Measurement(n, perf_counter_ns() - t0, lat)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        select(recv(a), recv(b), recv(c), recv(ready))
+    return Measurement(n, perf_counter_ns() - t0)
 
 
 def _chanpy_recv_nowait(n: int, stamped: bool) -> Measurement:
@@ -354,7 +349,20 @@ def _chanpy_recv_nowait(n: int, stamped: bool) -> Measurement:
     ready: Chan[int] = Chan(n)
     for i in range(n):
         ready.send_nowait(i)
-    return _timed_loop(n, stamped, ready.recv_nowait)
+    recv_nowait = ready.recv_nowait
+    if stamped:
+        lat: list[int] = []
+        append = lat.append
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            t = perf_counter_ns()
+            recv_nowait()
+            append(perf_counter_ns() - t)
+        return Measurement(n, perf_counter_ns() - t0, lat)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        recv_nowait()
+    return Measurement(n, perf_counter_ns() - t0)
 
 
 def _pygolang_select4(n: int, stamped: bool) -> Measurement:
@@ -364,11 +372,19 @@ def _pygolang_select4(n: int, stamped: bool) -> Measurement:
     for i in range(n):
         ready.send(i)
     select = golang.select
-
-    def op() -> Any:
-        return select(a.recv, b.recv, c.recv, ready.recv)
-
-    return _timed_loop(n, stamped, op)
+    if stamped:
+        lat: list[int] = []
+        append = lat.append
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            t = perf_counter_ns()
+            select(a.recv, b.recv, c.recv, ready.recv)
+            append(perf_counter_ns() - t)
+        return Measurement(n, perf_counter_ns() - t0, lat)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        select(a.recv, b.recv, c.recv, ready.recv)
+    return Measurement(n, perf_counter_ns() - t0)
 
 
 # --------------------------------------------------------------------------
