@@ -220,3 +220,16 @@ chp_waiter_t *chp_chan_take_waiter(chp_chan_t *c)
     chp_unlock(c);
     return w;
 }
+
+chp_waiter_t *chp_chan_pass_notification(chp_chan_t *c, uint32_t op)
+{
+    /* Unbuffered channels only notify on close, which reaches every
+     * waiter by itself; so do closed buffered ones. */
+    if (c->cap == 0 || chp_chan_is_closed(c))
+        return NULL;
+    /* Not ready: whoever makes it ready again notifies (notify after
+     * publish). Ready: act as that publisher would have. */
+    if (!chp_chan_ready(c, op, NULL))
+        return NULL;
+    return notify_one(c, op == CHP_OP_RECV ? &c->recvq : &c->sendq);
+}

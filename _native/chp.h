@@ -97,6 +97,12 @@ int chp_chan_ready(chp_chan_t *c, uint32_t op, chp_waiter_t *self);
 int chp_chan_close(chp_chan_t *c);
 /* After close: claim one registered waiter (state NOTIFIED) or NULL. */
 chp_waiter_t *chp_chan_take_waiter(chp_chan_t *c);
+/* A waiter that was NOTIFIED for case (c, op) but leaves without retrying
+ * (cancelled, interrupted) passes the notification on: if the case is
+ * still ready, claim one other waiter for it (NOTIFIED) and return it to be
+ * woken, else NULL. Without this a value could sit in the buffer while a
+ * receiver sleeps. */
+chp_waiter_t *chp_chan_pass_notification(chp_chan_t *c, uint32_t op);
 
 /* --- select ------------------------------------------------------------- */
 

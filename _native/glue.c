@@ -80,18 +80,43 @@ static void wake(chp_waiter_t *w)
         chp_waiter_wake(w);
     } else {
         /* The owner is alive here: no Python code ran since the claim.
-         * The callable may switch threads, and the owner may finish and be
-         * freed meanwhile, so hold the callable itself. */
+         * The callable may let other threads run, and the owner may finish
+         * and be freed meanwhile, so hold the callable itself. */
         Waiter *owner = (Waiter *)chp_waiter_user(w);
         PyObject *cb = Py_NewRef(owner->wake);
-        PyObject *r = PyObject_CallNoArgs(cb);
-        if (r)
-            Py_DECREF(r);
-        else
-            /* The operation already took effect; an error here cannot undo
-             * it, so report it like an error in a callback. */
-            PyErr_WriteUnraisable(cb);
+        PyObject *et, *ev, *tb, *err = NULL, *etb = NULL, *eval = NULL;
+        PyErr_Fetch(&et, &ev, &tb);  /* keep an exception in flight */
+        /* The operation already took effect: the task must be woken. An
+         * exception here (a signal handler's, raised at the callable's
+         * first instruction) must not lose the wake-up, so call again. A
+         * wake-up too many is harmless: the callables ignore one for an
+         * arming that is over, and a task woken with nothing to do looks
+         * at its cases again and re-arms. */
+        for (int attempt = 0; attempt < 4; attempt++) {
+            PyObject *r = PyObject_CallNoArgs(cb);
+            if (r) {
+                Py_DECREF(r);
+                break;
+            }
+            if (!err)
+                PyErr_Fetch(&err, &eval, &etb);
+            else
+                PyErr_Clear();
+        }
+        if (err) {
+            if (PyErr_GivenExceptionMatches(err, PyExc_KeyboardInterrupt)) {
+                /* Ctrl-C: raise it again at the next opportunity. */
+                Py_XDECREF(err);
+                Py_XDECREF(eval);
+                Py_XDECREF(etb);
+                PyErr_SetInterrupt();
+            } else {
+                PyErr_Restore(err, eval, etb);
+                PyErr_WriteUnraisable(cb);
+            }
+        }
         Py_DECREF(cb);
+        PyErr_Restore(et, ev, tb);
     }
     chp_waiter_unref(w);
 }
@@ -140,15 +165,21 @@ static PyObject *raise_closed_send(void)
     return NULL;
 }
 
-/* Hand a blocking operation to the Python parker: (cases, timeout, api). */
-static PyObject *call_park(PyObject *cases, PyObject *timeout, PyObject *api)
+/* Hand a blocking operation to the Python parker: (cases, seconds, api),
+ * with seconds as parse_timeout made it (a float; None for no limit). */
+static PyObject *call_park(PyObject *cases, double secs, PyObject *api)
 {
     if (!park_select) {
         PyErr_SetString(PyExc_RuntimeError, "chanpy._fast is not set up");
         return NULL;
     }
+    PyObject *timeout = secs < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(secs);
+    if (!timeout)
+        return NULL;
     PyObject *args[3] = {cases, timeout, api};
-    return PyObject_Vectorcall(park_select, args, 3, NULL);
+    PyObject *res = PyObject_Vectorcall(park_select, args, 3, NULL);
+    Py_DECREF(timeout);
+    return res;
 }
 
 /* --- ChanCore ----------------------------------------------------------- */
@@ -356,7 +387,7 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
     Py_DECREF(c);
     if (!cases)
         return NULL;
-    PyObject *res = call_park(cases, timeout, API_SEND);
+    PyObject *res = call_park(cases, secs, API_SEND);
     Py_DECREF(cases);
     if (!res)
         return NULL;
@@ -408,7 +439,7 @@ static PyObject *ChanCore_recv(ChanCore *self, PyObject *const *args,
     Py_DECREF(c);
     if (!cases)
         return NULL;
-    PyObject *res = call_park(cases, timeout, API_RECV);
+    PyObject *res = call_park(cases, secs, API_RECV);
     Py_DECREF(cases);
     if (!res)
         return NULL;
@@ -815,7 +846,7 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
             PyErr_SetString(PyExc_TimeoutError,
                             "select timed out: no case was ready");
         else
-            res = call_park(cases, timeout, API_SELECT);
+            res = call_park(cases, secs, API_SELECT);
     }
     Py_DECREF(cases);
     return res;
@@ -850,17 +881,27 @@ static PyObject *Waiter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *Waiter_disarm_impl(Waiter *self);
+static PyObject *Waiter_abort(Waiter *self, PyObject *unused);
 
 static void Waiter_dealloc(Waiter *self)
 {
     PyObject_GC_UnTrack(self);
     if (self->cases) {
-        /* Dropped while armed (an abandoned coroutine): unregister. */
-        PyObject *r = Waiter_disarm_impl(self);
+        /* Dropped while armed (an abandoned coroutine): leave without
+         * taking anything; a value already handed over has no one left to
+         * receive it and is released. Keep any exception in flight. */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        PyObject *r = Waiter_abort(self, NULL);
+        if (r == Py_False) {
+            Py_DECREF(r);
+            r = Waiter_disarm_impl(self);
+        }
         if (r)
             Py_DECREF(r);
         else
             PyErr_WriteUnraisable((PyObject *)self);
+        PyErr_Restore(et, ev, tb);
     }
     if (self->w)
         chp_waiter_unref(self->w);
@@ -959,19 +1000,30 @@ static PyObject *Waiter_disarm(Waiter *self, PyObject *unused)
     return Waiter_disarm_impl(self);
 }
 
-/* For a cancellation: withdraw the waiter only if nobody claimed it yet.
- * True: it was still waiting and now nothing can take effect (unarmed).
- * False: a counterpart claimed it first; its wake-up is on the way, and
- * disarm() will report the outcome. Never blocks. */
+/* For a cancellation or an interruption: leave unless a value moved.
+ * True: nothing took effect and the waiter is unarmed. That covers a
+ * NOTIFIED waiter too: it never retries, and passes the notification on
+ * so that another waiter takes what it was told about.
+ * False: a counterpart completed a case (DONE); the waiter stays armed
+ * and disarm() returns the result. Never blocks. */
 static PyObject *Waiter_abort(Waiter *self, PyObject *unused)
 {
     if (!self->cases)
         Py_RETURN_TRUE;
     uint32_t st = chp_select_disarm(self->w);
-    if ((st & 3u) != CHP_W_ABORTED)
-        Py_RETURN_FALSE;  /* stays armed: disarm() reads the same state */
-    release_cases(self->cases, -1);
-    Py_CLEAR(self->cases);
+    uint32_t tag = st & 3u, i = st >> 2;
+    if (tag == CHP_W_DONE)
+        Py_RETURN_FALSE;
+    PyObject *cases = self->cases;
+    self->cases = NULL;
+    release_cases(cases, -1);
+    if (tag == CHP_W_NOTIFIED) {
+        Case *c = (Case *)PyTuple_GET_ITEM(cases, i);
+        if (c->chan != Py_None)
+            wake(chp_chan_pass_notification(((ChanCore *)c->chan)->chan,
+                                            c->op));
+    }
+    Py_DECREF(cases);
     Py_RETURN_TRUE;
 }
 
@@ -998,8 +1050,9 @@ static PyMethodDef Waiter_methods[] = {
      "disarm() -> Selected | WOULDBLOCK: abort if still waiting, "
      "unregister, and report what took effect."},
     {"abort", (PyCFunction)Waiter_abort, METH_NOARGS,
-     "abort() -> bool: True if withdrawn before any claim (nothing took "
-     "effect); False if claimed (a wake-up is coming; call disarm())."},
+     "abort() -> bool: True if nothing took effect (now unarmed; a "
+     "notification is passed on); False if a case completed (a wake-up is "
+     "coming; disarm() returns the result)."},
     {NULL}
 };
 

@@ -21,6 +21,7 @@ import sniffio
 
 from chanpy._errors import Closed
 from chanpy._ffi import fast, lib
+from chanpy._park import asyncio_tasks
 
 if TYPE_CHECKING:
     from chanpy._channel import Chan
@@ -36,6 +37,13 @@ _timeout_seconds = fast.timeout_seconds
 _thread_local = sniffio.thread_local
 _library_cvar = sniffio.current_async_library_cvar
 _running_asyncio_loop = asyncio._get_running_loop
+_owed_cancel = asyncio_tasks.owed_cancel
+
+
+def _seconds(timeout: float) -> float:
+    """A checked timeout in seconds; -1.0 (no limit) beyond ~31 years."""
+    seconds: float = _timeout_seconds(timeout)
+    return -1.0 if seconds > 1e9 else seconds
 
 
 def current_world() -> str:
@@ -60,11 +68,11 @@ def current_world() -> str:
 async def _park(cases: tuple[Any, ...], seconds: float) -> Any:
     if current_world() == "trio":
         return await _parkers.trio.wait_select(cases, seconds)
-    return await _parkers.asyncio.wait_select(cases, seconds)
+    return await asyncio_tasks.wait_select(cases, seconds)
 
 
 class _Parkers:
-    """The task parkers, imported on first use (trio may not be installed)."""
+    """The trio parker, imported on first use (trio may not be installed)."""
 
     @functools.cached_property
     def trio(self) -> Any:
@@ -72,22 +80,20 @@ class _Parkers:
 
         return trio_tasks
 
-    @functools.cached_property
-    def asyncio(self) -> Any:
-        from chanpy._park import asyncio_tasks
-
-        return asyncio_tasks
-
 
 _parkers = _Parkers()
 
 
-def _trio_lowlevel() -> Any:
-    """``trio.lowlevel`` if the calling task runs under trio, else None.
+def _begin_call() -> Any:
+    """Start an async call: ``trio.lowlevel`` if the task runs under trio, else None.
 
     Only trio's own marks are read here (cheap); telling asyncio from "no
-    library at all" waits until a call has to park.
+    library at all" waits until a call has to park. Also delivers an
+    asyncio cancellation that an earlier completed operation absorbed.
     """
+    owed = _owed_cancel.get()
+    if owed is not None:
+        asyncio_tasks.settle_owed_cancel(owed)
     if (_thread_local.name or _library_cvar.get()) == "trio":
         return sys.modules["trio"].lowlevel
     return None
@@ -106,8 +112,8 @@ async def asend(chan: Chan[Any], value: Any, timeout: float | None = None) -> No
     cancelled, either the value was not sent at all, or it was and the call
     returns normally. Under trio this is always a checkpoint.
     """
-    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
-    trio_ll = _trio_lowlevel()
+    seconds = -1.0 if timeout is None else _seconds(timeout)
+    trio_ll = _begin_call()
     if trio_ll is not None:
         await trio_ll.checkpoint_if_cancelled()
     r = chan._try_send(value)
@@ -131,8 +137,8 @@ async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
     task is cancelled, either no value was taken, or one was and it is
     returned. Under trio this is always a checkpoint.
     """
-    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
-    trio_ll = _trio_lowlevel()
+    seconds = -1.0 if timeout is None else _seconds(timeout)
+    trio_ll = _begin_call()
     if trio_ll is not None:
         await trio_ll.checkpoint_if_cancelled()
     v = chan._try_recv()
@@ -169,8 +175,8 @@ async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
     and RuntimeError outside a trio or asyncio task. Cancellation either
     happens before any case took effect, or the call returns that case.
     """
-    seconds = -1.0 if timeout is None else _timeout_seconds(timeout)
-    trio_ll = _trio_lowlevel()
+    seconds = -1.0 if timeout is None else _seconds(timeout)
+    trio_ll = _begin_call()
     if trio_ll is not None:
         await trio_ll.checkpoint_if_cancelled()
     done = fast.select_try(cases)

@@ -112,7 +112,8 @@ class _TimerThread:
                 now = monotonic()
                 when, _, entry = self._heap[0]
                 if when > now:
-                    self._cond.wait(when - now)
+                    # Capped: Condition.wait refuses waits beyond threading.TIMEOUT_MAX.
+                    self._cond.wait(min(when - now, 3600.0))
                     continue
                 heapq.heappop(self._heap)
                 chan = entry.chan()

@@ -5,21 +5,38 @@ future of the arming it was claimed in: directly when the counterpart runs
 on the same loop, otherwise through ``call_soon_threadsafe``, once per
 wake-up. A late wake-up can only touch a future nobody awaits any more.
 
-Cancellation: the task withdraws its waiter. If a counterpart claimed it
-first, the operation already took effect; the call then returns its result
-and the cancellation is consumed (raising instead would lose a value that
-was already taken or delivered). ``asyncio.timeout`` and ``wait_for`` see a
-body that finished normally.
+Cancellation: the task withdraws its waiter (``Waiter.abort``), and the
+cancellation propagates, unless a counterpart already completed a case
+with it: a value was handed over on an unbuffered channel, which cannot be
+undone. The call then returns that result and the cancellation is owed:
+the task's next chanpy call raises CancelledError if the task is still
+being cancelled then (``task.cancelling()``). ``asyncio.timeout`` and
+``wait_for`` see a body that finished normally and settle their own
+cancellation, so nothing is owed after them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 from chanpy._ffi import fast
 
-__all__ = ["wait_select"]
+__all__ = ["owed_cancel", "settle_owed_cancel", "wait_select"]
+
+# The task whose cancellation a completed operation had to absorb.
+owed_cancel: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+    "chanpy_owed_cancel", default=None
+)
+
+
+def settle_owed_cancel(owed: asyncio.Task[Any]) -> None:
+    """Raise the cancellation a completed operation absorbed, if still due."""
+    owed_cancel.set(None)
+    if asyncio.current_task() is owed and owed.cancelling() > 0:
+        raise asyncio.CancelledError("cancelled while a channel operation completed")
+
 
 _WOULDBLOCK = fast.WOULDBLOCK
 _running_loop = asyncio._get_running_loop
@@ -65,10 +82,11 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
                 try:
                     await fut
                 except asyncio.CancelledError:
-                    done = waiter.disarm()
-                    if done is not _WOULDBLOCK:
-                        return done  # it took effect: the result wins
-                    raise
+                    if waiter.abort():
+                        raise  # nothing took effect
+                    # A value moved and cannot go back: return it, owe the cancel.
+                    owed_cancel.set(asyncio.current_task())
+                    return waiter.disarm()
                 finally:
                     if timer is not None:
                         timer.cancel()

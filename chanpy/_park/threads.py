@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
-import math
 import sys
 import threading
 from time import monotonic
@@ -15,6 +13,7 @@ from chanpy._ffi import fast, ffi, lib
 __all__ = ["wait_select"]
 
 _WOULDBLOCK = fast.WOULDBLOCK
+_FOREVER = 1e9  # seconds
 _WAITING = fast.W_WAITING
 _park = lib.chp_waiter_park
 
@@ -60,7 +59,8 @@ def wait_select(cases: tuple[Any, ...], timeout: float | None, api: str = "selec
     event loop.
     """
     _refuse_in_event_loop(api)
-    deadline = None if timeout is None or math.isinf(timeout) else monotonic() + timeout
+    # Beyond ~31 years a deadline means nothing (and would overflow ns).
+    deadline = None if timeout is None or timeout > _FOREVER else monotonic() + timeout
     state = _state
     waiter, ptr = state.waiter, state.ptr
     if waiter.armed:
@@ -80,14 +80,14 @@ def wait_select(cases: tuple[Any, ...], timeout: float | None, api: str = "selec
                         ns = int(left * 1e9) + 1
                     if _park(ptr, ns) != _WAITING:
                         break
-        except BaseException as exc:
-            # Interrupted (KeyboardInterrupt) while armed. If a case took
-            # effect meanwhile, its result must not be lost: deliver it and
-            # re-raise the interrupt at the next opportunity instead.
-            done = waiter.disarm()
-            if done is not _WOULDBLOCK and isinstance(exc, KeyboardInterrupt):
-                _thread.interrupt_main()
-                return done
+        except BaseException:
+            # Interrupted while armed (an exception from a signal handler,
+            # KeyboardInterrupt). Leave without taking anything more; a
+            # notification we got is passed on. Only if a counterpart had
+            # already handed a value over (unbuffered) is it lost with the
+            # interruption, as a value queue.Queue.get had taken would be.
+            if not waiter.abort():
+                waiter.disarm()
             raise
         done = waiter.disarm()
         if done is not _WOULDBLOCK:
