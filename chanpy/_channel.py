@@ -2,8 +2,8 @@
 
 The operations themselves are C methods of ``fast.ChanCore`` (GIL held, no
 cffi call on the way); a blocked operation is handed to a parker. This
-module adds what is better said in Python: typing, iteration, the context
-manager and ``statistics()``.
+module adds what is better said in Python: typing, iteration, the async
+methods, the context manager and ``statistics()``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,16 @@ __all__ = ["Chan"]
 
 T = TypeVar("T")
 
+if TYPE_CHECKING:
+    # The C base is untyped (Any); deriving from it would make mypy accept
+    # any use of a Chan. Type checkers see a plain class with the methods
+    # declared below instead.
+    _ChanBase = object
+else:
+    _ChanBase = fast.ChanCore
 
-class Chan(fast.ChanCore, Generic[T]):  # type: ignore[misc]
+
+class Chan(_ChanBase, Generic[T]):
     """A channel of values of type ``T``.
 
     ``Chan()`` is unbuffered: a send completes only when a receiver takes the
@@ -60,6 +68,11 @@ class Chan(fast.ChanCore, Generic[T]):  # type: ignore[misc]
         @property
         def closed(self) -> bool:
             """True once close() was called."""
+
+        # Internal C methods used by chanpy itself.
+        def _try_send(self, value: T) -> int: ...
+        def _try_recv(self) -> object: ...
+        def _stats(self) -> tuple[int, int, int, int, bool]: ...
 
     def __iter__(self) -> Chan[T]:
         return self
