@@ -123,7 +123,7 @@ static void wake(chp_waiter_t *w)
 
 static PyObject *new_selected(Py_ssize_t index, PyObject *value, int ok)
 {
-    Selected *s = PyObject_New(Selected, &Selected_Type);
+    Selected *s = PyObject_GC_New(Selected, &Selected_Type);
     if (!s) {
         Py_XDECREF(value);
         return NULL;
@@ -131,6 +131,7 @@ static PyObject *new_selected(Py_ssize_t index, PyObject *value, int ok)
     s->index = index;
     s->value = value ? value : Py_NewRef(Py_None);
     s->ok = ok;
+    PyObject_GC_Track(s);
     return (PyObject *)s;
 }
 
@@ -353,8 +354,14 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
         timeout = args[1];
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *k = PyTuple_GET_ITEM(kwnames, i);
-        if (PyUnicode_CompareWithASCIIString(k, names[1]) == 0)
+        if (PyUnicode_CompareWithASCIIString(k, names[1]) == 0) {
+            if (nargs == 2) {
+                PyErr_SetString(PyExc_TypeError, "send() got multiple "
+                                "values for argument 'timeout'");
+                return NULL;
+            }
             timeout = args[nargs + i];
+        }
         else if (PyUnicode_CompareWithASCIIString(k, names[0]) == 0 && !value)
             value = args[nargs + i];
         else {
@@ -665,8 +672,21 @@ static PyTypeObject Case_Type = {
 
 static void Selected_dealloc(Selected *self)
 {
+    PyObject_GC_UnTrack(self);
     Py_CLEAR(self->value);
-    PyObject_Free(self);
+    PyObject_GC_Del(self);
+}
+
+static int Selected_traverse(Selected *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int Selected_clear(Selected *self)
+{
+    Py_CLEAR(self->value);
+    return 0;
 }
 
 static PyObject *Selected_repr(Selected *self)
@@ -700,8 +720,10 @@ static PyTypeObject Selected_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "chanpy.Selected",
     .tp_basicsize = sizeof(Selected),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_dealloc = (destructor)Selected_dealloc,
+    .tp_traverse = (traverseproc)Selected_traverse,
+    .tp_clear = (inquiry)Selected_clear,
     .tp_repr = (reprfunc)Selected_repr,
     .tp_members = Selected_members,
     .tp_getset = Selected_getset,

@@ -348,3 +348,10 @@ def test_a_bool_timeout_is_a_type_error(bad: bool) -> None:
     with pytest.raises(TypeError, match="timeout"):
         select(recv(ch), timeout=bad)
     assert ch.recv_nowait() == 1
+
+
+def test_send_refuses_a_timeout_given_twice() -> None:
+    ch: Chan[int] = Chan(1)
+    with pytest.raises(TypeError, match="multiple values for argument 'timeout'"):
+        ch.send(1, 5, timeout=0)  # type: ignore[misc]
+    assert len(ch) == 0

@@ -174,3 +174,17 @@ def test_a_cycle_through_a_buffered_value_is_collected() -> None:
     gc.collect()
     assert chan_ref() is None
     assert holder_ref() is None
+
+
+def test_a_cycle_through_a_select_result_is_collected() -> None:
+    class Box:
+        result: object
+
+    ch: Chan[Box] = Chan(1)
+    ch.send_nowait(Box())
+    r = chanpy.select(recv(ch))
+    r.value.result = r  # the result's value refers back to the result
+    ref = weakref.ref(r.value)
+    del r
+    gc.collect()
+    assert ref() is None
