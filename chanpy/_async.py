@@ -65,10 +65,11 @@ def current_world() -> str:
     return name
 
 
-async def _park(cases: tuple[Any, ...], seconds: float) -> Any:
-    if current_world() == "trio":
-        return await _parkers.trio.wait_select(cases, seconds)
-    return await asyncio_tasks.wait_select(cases, seconds)
+def _parker(trio_ll: Any) -> Any:
+    """The parker module for the calling task (``wait_select(cases, seconds)``)."""
+    if trio_ll is not None or current_world() == "trio":
+        return _parkers.trio
+    return asyncio_tasks
 
 
 class _Parkers:
@@ -125,7 +126,7 @@ async def asend(chan: Chan[Any], value: Any, timeout: float | None = None) -> No
         raise Closed("send on a closed channel")
     if seconds == 0:
         raise TimeoutError("send timed out: the channel was not ready")
-    await _park((fast.send(chan, value),), seconds)
+    await _parker(trio_ll).wait_select((fast.send(chan, value),), seconds)
 
 
 async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
@@ -150,7 +151,7 @@ async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
         return v
     if seconds == 0:
         raise TimeoutError("recv timed out: no value was available")
-    done = await _park((fast.recv(chan),), seconds)
+    done = await _parker(trio_ll).wait_select((fast.recv(chan),), seconds)
     if not done.ok:
         raise Closed("receive on a closed, drained channel")
     return done.value
@@ -186,4 +187,4 @@ async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
         return done  # type: ignore[no-any-return]
     if seconds == 0:
         raise TimeoutError("select timed out: no case was ready")
-    return await _park(cases, seconds)  # type: ignore[no-any-return]
+    return await _parker(trio_ll).wait_select(cases, seconds)  # type: ignore[no-any-return]

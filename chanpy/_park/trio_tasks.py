@@ -3,9 +3,10 @@
 The task arms a waiter whose wake-up callable reschedules it: directly when
 the counterpart runs in the same trio run (same thread), otherwise through
 the run's token (``run_sync_soon``), once per wake-up. Cancellation asks the
-core to withdraw the waiter; if a counterpart claimed it first, the
-operation already took effect, so the abort fails and the task resumes with
-the result (trio keeps the cancellation pending for the next checkpoint).
+core to withdraw the waiter (a notification it got is passed on); if a
+counterpart already completed a case with it, the abort fails and the task
+resumes with the result (trio keeps the cancellation pending for the next
+checkpoint).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ __all__ = ["wait_select"]
 _WOULDBLOCK = fast.WOULDBLOCK
 _Abort = trio.lowlevel.Abort
 _in_trio_run = trio.lowlevel.in_trio_run
+_current_task = trio.lowlevel.current_task
+_reschedule = trio.lowlevel.reschedule
+_wait_task_rescheduled = trio.lowlevel.wait_task_rescheduled
 
 # Entering a real cancel scope costs microseconds; without a timeout, a
 # shared do-nothing context manager takes its place.
@@ -56,13 +60,16 @@ class _TaskParker:
         # Runs in the run's thread.
         if self.parked and self.arming == arming:
             self.parked = False
-            trio.lowlevel.reschedule(self.task)
+            _reschedule(self.task)
 
     def wake(self) -> None:
         # Called by whoever claimed the waiter, in its thread, GIL held.
         arming = self.arming
         if get_ident() == self.run_thread and _in_trio_run():
-            self.resume(arming)  # a task of the same run: no thread to cross
+            # A task of the same run: no thread to cross (resume, inlined).
+            if self.parked:
+                self.parked = False
+                _reschedule(self.task)
             return
         try:
             self.token.run_sync_soon(self.resume, arming)
@@ -81,7 +88,7 @@ _parker: contextvars.ContextVar[_TaskParker] = contextvars.ContextVar("chanpy_tr
 
 def _task_parker() -> _TaskParker:
     # A child task starts with a copy of its parent's context: check the owner.
-    task = trio.lowlevel.current_task()
+    task = _current_task()
     parker = _parker.get(None)
     if parker is None or parker.task is not task or parker.waiter.armed:
         parker = _TaskParker(task)
@@ -104,7 +111,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
             parker.arming += 1
             if waiter.arm(cases):
                 parker.parked = True
-                await trio.lowlevel.wait_task_rescheduled(parker.abort)
+                await _wait_task_rescheduled(parker.abort)
             done = waiter.disarm()
             if done is not _WOULDBLOCK:
                 return done
