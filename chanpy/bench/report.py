@@ -214,6 +214,12 @@ def render_table(
         f"{mode} run: {settings.rounds} interleaved rounds per scenario after a warm-up, "
         f"runs of ~{settings.budget_s:g} s at most (scale {settings.scale:g})"
     )
+    if any(r.variant == "busy" for r in results):
+        lines.append(
+            "busy thread: an unrelated Python thread spins meanwhile; latency = from the send "
+            "call to the receive returning (includes time queued in a full buffer), or one "
+            "round trip / one select"
+        )
     lines.append(
         "ns/op = median over rounds [min - max]; "
         "chanpy/peer = median of chanpy's time / the peer's in the same round (< 1: chanpy faster)"

@@ -13,7 +13,9 @@ Method (the same for every scenario):
   in the same round), with its min and max;
 * the "busy" variant repeats this with an unrelated Python thread spinning
   for the whole scenario, and its last ``latency_rounds`` rounds also make a
-  stamped run of each implementation whose per-op latencies give p50 and p99;
+  stamped run of each implementation whose per-op latencies give p50 and p99
+  (send call to receive return, so in a saturated buffered pipeline it
+  includes the time a message waits behind the buffer's other messages);
 * the garbage collector is collected before and disabled during each run.
 
 Go (when available) runs its own rounds in a separate process; its ratio is
