@@ -734,13 +734,17 @@ static PyTypeObject Selected_Type = {
 
 #define SMALL_CASES 16
 
-/* Fill `out` from a tuple of Case objects. With `own`, INCREF every send
- * value (the core takes one reference for the case that fires). */
-static int load_cases(PyObject *cases, chp_case_t *out, int own)
+/* Cases arrive as a tuple, or straight from select()'s argument array
+ * (no tuple is built unless the call has to wait). */
+#define ITEMS(tuple) (&PyTuple_GET_ITEM((tuple), 0))
+
+/* Fill `out` from n Case objects. With `own`, INCREF every send value (the
+ * core takes one reference for the case that fires). */
+static int load_items(PyObject *const *items, Py_ssize_t n, chp_case_t *out,
+                      int own)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(cases);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *o = PyTuple_GET_ITEM(cases, i);
+        PyObject *o = items[i];
         if (Py_TYPE(o) != &Case_Type) {
             PyErr_Format(PyExc_TypeError,
                          "select() case %zd is a %.100s, not a case: build "
@@ -750,7 +754,7 @@ static int load_cases(PyObject *cases, chp_case_t *out, int own)
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        Case *c = (Case *)PyTuple_GET_ITEM(cases, i);
+        Case *c = (Case *)items[i];
         out[i].op = c->op;
         out[i].chan = c->chan == Py_None ? NULL : ((ChanCore *)c->chan)->chan;
         out[i].value = c->op == CHP_OP_SEND ? c->value : NULL;
@@ -760,21 +764,32 @@ static int load_cases(PyObject *cases, chp_case_t *out, int own)
     return 0;
 }
 
-/* Undo load_cases' INCREFs, except for case `keep` (-1: none). */
-static void release_cases(PyObject *cases, Py_ssize_t keep)
+static int load_cases(PyObject *cases, chp_case_t *out, int own)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(cases);
+    return load_items(ITEMS(cases), PyTuple_GET_SIZE(cases), out, own);
+}
+
+/* Undo load_items' INCREFs, except for case `keep` (-1: none). */
+static void release_items(PyObject *const *items, Py_ssize_t n,
+                          Py_ssize_t keep)
+{
     for (Py_ssize_t i = 0; i < n; i++) {
-        Case *c = (Case *)PyTuple_GET_ITEM(cases, i);
+        Case *c = (Case *)items[i];
         if (c->op == CHP_OP_SEND && i != keep)
             Py_DECREF(c->value);
     }
 }
 
-/* The outcome of case i of `cases` (r is CHP_OK or CHP_CLOSED). */
-static PyObject *outcome(PyObject *cases, size_t i, int r, void *value)
+static void release_cases(PyObject *cases, Py_ssize_t keep)
 {
-    Case *c = (Case *)PyTuple_GET_ITEM(cases, i);
+    release_items(ITEMS(cases), PyTuple_GET_SIZE(cases), keep);
+}
+
+/* The outcome of case i (r is CHP_OK or CHP_CLOSED). */
+static PyObject *outcome_item(PyObject *const *items, size_t i, int r,
+                              void *value)
+{
+    Case *c = (Case *)items[i];
     if (r == CHP_CLOSED) {
         if (c->op == CHP_OP_SEND) {
             PyErr_Format(Closed_exc,
@@ -788,36 +803,45 @@ static PyObject *outcome(PyObject *cases, size_t i, int r, void *value)
                         c->op == CHP_OP_RECV ? (PyObject *)value : NULL, 1);
 }
 
-/* Poll the cases once; a Selected, or WOULDBLOCK (new reference). */
-static PyObject *try_cases(PyObject *cases)
+static PyObject *outcome(PyObject *cases, size_t i, int r, void *value)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(cases);
+    return outcome_item(ITEMS(cases), i, r, value);
+}
+
+/* Poll the cases once; a Selected, or WOULDBLOCK (new reference). */
+static PyObject *try_items(PyObject *const *items, Py_ssize_t n)
+{
     chp_case_t small[SMALL_CASES];
     chp_case_t *cs = n <= SMALL_CASES ? small
                                       : PyMem_Malloc(n * sizeof *cs);
     if (!cs)
         return PyErr_NoMemory();
     PyObject *res = NULL;
-    if (load_cases(cases, cs, 1) == 0) {
+    if (load_items(items, n, cs, 1) == 0) {
         size_t fired = 0;
         void *value = NULL;
         chp_waiter_t *woken;
         int r = chp_select_try(cs, (size_t)n, NULL, &fired, &value, &woken);
-        Case *c = r == CHP_OK ? (Case *)PyTuple_GET_ITEM(cases, fired) : NULL;
+        Case *c = r == CHP_OK ? (Case *)items[fired] : NULL;
         /* Keep the reference of a send that took effect. */
-        release_cases(cases, c && c->op == CHP_OP_SEND ? (Py_ssize_t)fired
-                                                       : -1);
+        release_items(items, n, c && c->op == CHP_OP_SEND ? (Py_ssize_t)fired
+                                                          : -1);
         wake(woken);
         if (r == CHP_NOMEM)
             PyErr_NoMemory();
         else if (r == CHP_WOULDBLOCK)
             res = Py_NewRef(WOULDBLOCK);
         else
-            res = outcome(cases, fired, r, value);
+            res = outcome_item(items, fired, r, value);
     }
     if (cs != small)
         PyMem_Free(cs);
     return res;
+}
+
+static PyObject *try_cases(PyObject *cases)
+{
+    return try_items(ITEMS(cases), PyTuple_GET_SIZE(cases));
 }
 
 static PyObject *mod_select_try(PyObject *mod, PyObject *cases)
@@ -852,24 +876,25 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
     int blocking = PyObject_IsTrue(block);
     if (blocking < 0)
         return NULL;
+    PyObject *res = try_items(args, nargs);
+    if (res != WOULDBLOCK)
+        return res;
+    Py_DECREF(res);
+    if (!blocking) {
+        PyErr_SetString(WouldBlock_exc, "select(block=False): no case is ready");
+        return NULL;
+    }
+    if (secs == 0) {
+        PyErr_SetString(PyExc_TimeoutError,
+                        "select timed out: no case was ready");
+        return NULL;
+    }
     PyObject *cases = PyTuple_New(nargs);
     if (!cases)
         return NULL;
     for (Py_ssize_t i = 0; i < nargs; i++)
         PyTuple_SET_ITEM(cases, i, Py_NewRef(args[i]));
-    PyObject *res = try_cases(cases);
-    if (res == WOULDBLOCK) {
-        Py_DECREF(res);
-        res = NULL;
-        if (!blocking)
-            PyErr_SetString(WouldBlock_exc,
-                            "select(block=False): no case is ready");
-        else if (secs == 0)
-            PyErr_SetString(PyExc_TimeoutError,
-                            "select timed out: no case was ready");
-        else
-            res = call_park(cases, secs, API_SELECT);
-    }
+    res = call_park(cases, secs, API_SELECT);
     Py_DECREF(cases);
     return res;
 }

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from time import monotonic
 from typing import Any
+
+import sniffio
 
 from chanpy._ffi import fast, ffi, lib
 
 __all__ = ["wait_select"]
 
 _WOULDBLOCK = fast.WOULDBLOCK
+_sniffio_local = sniffio.thread_local
+_running_loop = asyncio._get_running_loop
 _FOREVER = 1e9  # seconds
 _WAITING = fast.W_WAITING
 _park = lib.chp_waiter_park
@@ -37,12 +40,17 @@ _ASYNC_FORM = {
 
 
 def _refuse_in_event_loop(api: str) -> None:
-    """Waiting here would freeze the event loop running in this thread."""
+    """Waiting here would freeze the event loop running in this thread.
+
+    Both checks are cheap (this runs between waking a peer and sleeping):
+    trio marks its thread in sniffio for the whole run, and asyncio's
+    running-loop lookup is a C call.
+    """
     world = None
-    if asyncio._get_running_loop() is not None:
-        world = "asyncio"
-    elif "trio" in sys.modules and sys.modules["trio"].lowlevel.in_trio_run():
+    if _sniffio_local.name == "trio":
         world = "trio"
+    elif _running_loop() is not None:
+        world = "asyncio"
     if world is not None:
         raise RuntimeError(
             f"a blocking channel operation would wait inside a running {world} "
