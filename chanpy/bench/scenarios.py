@@ -676,10 +676,10 @@ def _thread_to_asyncio(make: Callable[[], _Ends]) -> Run:
 ASYNC_CAPACITY = 1024
 
 
-def _chanpy_async_ends() -> _Ends:
+def _chanpy_async_ends(capacity: int = ASYNC_CAPACITY) -> _Ends:
     from chanpy import Chan
 
-    ch: Any = Chan(ASYNC_CAPACITY)
+    ch: Any = Chan(capacity)
     return _Ends(ch.asend, ch.arecv)
 
 
@@ -690,9 +690,71 @@ def _chanpy_thread_ends() -> _Ends:
     return _Ends(ch.send, ch.arecv)
 
 
-def _trio_memory_ends() -> _Ends:
-    send, receive = _module("trio").open_memory_channel(ASYNC_CAPACITY)
+def _trio_memory_ends(capacity: int = ASYNC_CAPACITY) -> _Ends:
+    send, receive = _module("trio").open_memory_channel(capacity)
     return _Ends(send.send, receive.receive)
+
+
+# --------------------------------------------------------------------------
+# aselect over 4 channels, one ready (one asyncio task, never waits).
+# --------------------------------------------------------------------------
+
+
+def _in_asyncio(body: Callable[[int, bool], Any]) -> Run:
+    def run(n: int, stamped: bool) -> Measurement:
+        import asyncio
+
+        result: Measurement = asyncio.run(body(n, stamped))
+        return result
+
+    return run
+
+
+async def _chanpy_aselect4(n: int, stamped: bool) -> Measurement:
+    from chanpy import Chan, aselect, recv
+
+    a: Chan[int] = Chan(1)
+    b: Chan[int] = Chan(1)
+    c: Chan[int] = Chan(1)
+    ready: Chan[int] = Chan(n)
+    for i in range(n):
+        ready.send_nowait(i)
+    # The cases are built per call, as in `await aselect(recv(a), ...)`.
+    if stamped:
+        lat: list[int] = []
+        append = lat.append
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            t = perf_counter_ns()
+            await aselect(recv(a), recv(b), recv(c), recv(ready))
+            append(perf_counter_ns() - t)
+        return Measurement(n, perf_counter_ns() - t0, lat)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        await aselect(recv(a), recv(b), recv(c), recv(ready))
+    return Measurement(n, perf_counter_ns() - t0)
+
+
+async def _chanpy_arecv1(n: int, stamped: bool) -> Measurement:
+    from chanpy import Chan
+
+    ready: Chan[int] = Chan(n)
+    for i in range(n):
+        ready.send_nowait(i)
+    arecv = ready.arecv
+    if stamped:
+        lat: list[int] = []
+        append = lat.append
+        t0 = perf_counter_ns()
+        for _ in range(n):
+            t = perf_counter_ns()
+            await arecv()
+            append(perf_counter_ns() - t)
+        return Measurement(n, perf_counter_ns() - t0, lat)
+    t0 = perf_counter_ns()
+    for _ in range(n):
+        await arecv()
+    return Measurement(n, perf_counter_ns() - t0)
 
 
 def _trio_from_thread_ends() -> _Ends:
@@ -838,6 +900,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         busy_messages=50_000,
     ),
     Scenario(
+        name="trio-trio-0",
+        title="trio task→task, unbuffered",
+        description="Two trio tasks in one run hand n values over an unbuffered "
+        "channel (Chan() vs trio.open_memory_channel(0)).",
+        unit="message",
+        chanpy=Impl(
+            "chanpy", _trio_tasks(lambda: _chanpy_async_ends(0)), ("trio",), needs_async=True
+        ),
+        peers=(Impl("trio memory channel", _trio_tasks(lambda: _trio_memory_ends(0)), ("trio",)),),
+        messages=50_000,
+        busy_messages=5_000,
+        min_messages=200,
+    ),
+    Scenario(
         name="asyncio-asyncio",
         title="asyncio task→task, buffer 1024",
         description="Two asyncio tasks in one loop: one sends n values, the other receives.",
@@ -851,6 +927,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         messages=100_000,
         busy_messages=50_000,
+    ),
+    Scenario(
+        name="aselect-4",
+        title="aselect over 4 channels, one ready (asyncio)",
+        description="One asyncio task awaits aselect over 4 receive cases of which "
+        "one channel holds values (cases built per call); compared with one arecv.",
+        unit="select",
+        chanpy=Impl("chanpy", _in_asyncio(_chanpy_aselect4), needs_async=True),
+        peers=(Impl("chanpy arecv", _in_asyncio(_chanpy_arecv1), needs_async=True),),
+        messages=200_000,
+        busy_messages=200_000,
+        min_messages=1000,
     ),
     Scenario(
         name="thread-trio",
