@@ -335,6 +335,22 @@ static PyObject *ChanCore_recv_nowait(ChanCore *self, PyObject *unused)
 
 static PyObject *new_case(uint32_t op, PyObject *chan, PyObject *value);
 
+/* A blocking send or recv that must wait: park on its one case. */
+static PyObject *park_one(uint32_t op, ChanCore *self, PyObject *value,
+                          double secs, PyObject *api)
+{
+    PyObject *c = new_case(op, (PyObject *)self, value);
+    if (!c)
+        return NULL;
+    PyObject *cases = PyTuple_Pack(1, c);
+    Py_DECREF(c);
+    if (!cases)
+        return NULL;
+    PyObject *res = call_park(cases, secs, api);
+    Py_DECREF(cases);
+    return res;
+}
+
 static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
                                Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -387,15 +403,7 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
                         "send timed out: the channel was not ready");
         return NULL;
     }
-    PyObject *c = new_case(CHP_OP_SEND, (PyObject *)self, value);
-    if (!c)
-        return NULL;
-    PyObject *cases = PyTuple_Pack(1, c);
-    Py_DECREF(c);
-    if (!cases)
-        return NULL;
-    PyObject *res = call_park(cases, secs, API_SEND);
-    Py_DECREF(cases);
+    PyObject *res = park_one(CHP_OP_SEND, self, value, secs, API_SEND);
     if (!res)
         return NULL;
     Py_DECREF(res);
@@ -439,15 +447,7 @@ static PyObject *ChanCore_recv(ChanCore *self, PyObject *const *args,
                         "recv timed out: no value was available");
         return NULL;
     }
-    PyObject *c = new_case(CHP_OP_RECV, (PyObject *)self, Py_None);
-    if (!c)
-        return NULL;
-    PyObject *cases = PyTuple_Pack(1, c);
-    Py_DECREF(c);
-    if (!cases)
-        return NULL;
-    PyObject *res = call_park(cases, secs, API_RECV);
-    Py_DECREF(cases);
+    PyObject *res = park_one(CHP_OP_RECV, self, Py_None, secs, API_RECV);
     if (!res)
         return NULL;
     Selected *s = (Selected *)res;
