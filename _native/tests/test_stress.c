@@ -393,6 +393,33 @@ static void test_semantics(void)
     CHECK_EQ(chp_chan_try_recv(b1, &v, NULL, &woken), CHP_OK);
     CHECK_PTR_EQ(v, V(3));
 
+    /* A NOTIFIED waiter that leaves without retrying passes the notice
+     * on to the next waiter while the case is still ready; never when it
+     * is not, and never on an unbuffered channel. */
+    {
+        chp_chan_t *pb = chp_chan_new(1);
+        chp_waiter_t *w2 = chp_waiter_new(CHP_WAITER_THREAD, NULL);
+        chp_case_t prc = {pb, NULL, CHP_OP_RECV};
+        CHECK_EQ(chp_select_arm(w, &prc, 1), 1);
+        CHECK_EQ(chp_select_arm(w2, &prc, 1), 1);
+        CHECK_EQ(chp_chan_try_send(pb, V(21), NULL, &woken), CHP_OK);
+        expect_woken(woken, w, H_STATE(CHP_W_NOTIFIED, 0));
+        CHECK_EQ(chp_select_disarm(w), H_STATE(CHP_W_NOTIFIED, 0));
+        woken = chp_chan_pass_notification(pb, CHP_OP_RECV);
+        expect_woken(woken, w2, H_STATE(CHP_W_NOTIFIED, 0));
+        CHECK_EQ(chp_select_disarm(w2), H_STATE(CHP_W_NOTIFIED, 0));
+        CHECK_PTR_EQ(chp_chan_pass_notification(pb, CHP_OP_RECV), NULL);
+        CHECK_EQ(chp_chan_try_recv(pb, &v, NULL, &woken), CHP_OK);
+        CHECK_PTR_EQ(v, V(21));
+        CHECK_EQ(chp_select_arm(w2, &prc, 1), 1);
+        CHECK_PTR_EQ(chp_chan_pass_notification(pb, CHP_OP_RECV), NULL);
+        CHECK_EQ(chp_waiter_state(w2), CHP_W_WAITING); /* nothing to tell */
+        CHECK_EQ(chp_select_disarm(w2), CHP_W_ABORTED);
+        CHECK_PTR_EQ(chp_chan_pass_notification(u, CHP_OP_RECV), NULL);
+        chp_waiter_unref(w2);
+        chp_chan_free(pb);
+    }
+
     /* Close does not wake by itself; take_waiter claims each registered
      * waiter as NOTIFIED, once. */
     chp_chan_t *u2 = chp_chan_new(0);
