@@ -77,6 +77,9 @@ size_t chp_chan_len(chp_chan_t *c);
  * garbage collector's traversal). */
 int chp_chan_visit(chp_chan_t *c, int (*visit)(void *value, void *arg),
                    void *arg);
+/* Teardown: take one buffered value without notifying or claiming any
+ * waiter. CHP_OK (*value set) or CHP_WOULDBLOCK when the buffer is empty. */
+int chp_chan_take_buffered(chp_chan_t *c, void **value);
 int chp_chan_is_closed(chp_chan_t *c);
 size_t chp_chan_waiting_senders(chp_chan_t *c);
 size_t chp_chan_waiting_receivers(chp_chan_t *c);

@@ -224,15 +224,14 @@ static PyObject *ChanCore_new(PyTypeObject *type, PyObject *args,
     return (PyObject *)self;
 }
 
-/* Release what is still buffered. */
+/* Release what is still buffered. Teardown only (dealloc, or clearing
+ * cyclic garbage): no waiter is notified or claimed, so no Python code
+ * runs from here. */
 static void drain_buffer(ChanCore *self)
 {
     void *v;
-    chp_waiter_t *woken;
-    while (chp_chan_try_recv(self->chan, &v, NULL, &woken) == CHP_OK) {
-        wake(woken);
+    while (chp_chan_take_buffered(self->chan, &v) == CHP_OK)
         Py_XDECREF((PyObject *)v);
-    }
 }
 
 static void ChanCore_dealloc(ChanCore *self)

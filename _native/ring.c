@@ -131,3 +131,10 @@ int chp_chan_visit(chp_chan_t *c, int (*visit)(void *value, void *arg),
     }
     return 0;
 }
+
+int chp_chan_take_buffered(chp_chan_t *c, void **value)
+{
+    if (c->cap == 0)
+        return CHP_WOULDBLOCK;
+    return chp_ring_pop(c, value) == CHP_OK ? CHP_OK : CHP_WOULDBLOCK;
+}
