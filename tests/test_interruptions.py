@@ -226,3 +226,39 @@ async def test_trio_cancel_racing_close_raises_cancelled_or_closed() -> None:
         assert outcome in (["closed"], ["cancelled"])
         with pytest.raises(Closed):
             ch.recv_nowait()
+
+
+def test_a_settled_absorbed_cancel_does_not_fire_for_a_later_one() -> None:
+    """asyncio.timeout settles what a hand-off absorbed; a later cancel is its own."""
+
+    async def main() -> list[str]:
+        ch: Chan[int] = Chan()
+        out: Chan[str] = Chan(1)
+        events: list[str] = []
+        scopes: list[asyncio.Timeout] = []
+
+        async def worker() -> None:
+            async with asyncio.timeout(None) as scope:
+                scopes.append(scope)
+                events.append(f"got {await ch.arecv()}")  # absorbs the timeout's cancel
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                await out.asend("bye")  # room in the buffer: must just work
+                events.append("bye sent")
+                raise
+
+        task = asyncio.create_task(worker())
+        await asyncio.sleep(0.01)
+        # The deadline fires (queued first) as the value is handed over: the
+        # worker resumes cancelled, with the value already taken.
+        scopes[0].reschedule(asyncio.get_running_loop().time() - 1)
+        ch.send_nowait(1)
+        await asyncio.sleep(0.01)
+        task.cancel()  # a later, unrelated cancellation
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append(out.recv_nowait())
+        return events
+
+    assert asyncio.run(main()) == ["got 1", "bye sent", "bye"]

@@ -23,18 +23,50 @@ from typing import Any
 
 from chanpy._ffi import fast
 
-__all__ = ["owed_cancel", "settle_owed_cancel", "wait_select"]
+__all__ = ["OwedCancel", "owed_cancel", "settle_owed_cancel", "wait_select"]
 
-# The task whose cancellation a completed operation had to absorb.
-owed_cancel: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+
+class OwedCancel:
+    """A task's cancellation that a completed operation had to absorb.
+
+    ``count`` is the task's ``cancelling()`` when it was absorbed. If that
+    drops before the task's next chanpy call (``asyncio.timeout`` and
+    ``uncancel()`` settle their own cancellation, usually in the same
+    step), nothing is owed any more.
+    """
+
+    __slots__ = ("count", "settled", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.count = task.cancelling()
+        self.settled = False
+
+    def check(self) -> None:
+        if self.task.cancelling() < self.count:
+            self.settled = True
+
+
+owed_cancel: contextvars.ContextVar[OwedCancel | None] = contextvars.ContextVar(
     "chanpy_owed_cancel", default=None
 )
 
 
-def settle_owed_cancel(owed: asyncio.Task[Any]) -> None:
+def _absorb_cancel(loop: asyncio.AbstractEventLoop) -> None:
+    task = asyncio.current_task(loop)
+    if task is None:
+        return
+    owed = OwedCancel(task)
+    owed_cancel.set(owed)
+    loop.call_soon(owed.check)  # after this step: did a timeout settle it?
+
+
+def settle_owed_cancel(owed: OwedCancel) -> None:
     """Raise the cancellation a completed operation absorbed, if still due."""
     owed_cancel.set(None)
-    if asyncio.current_task() is owed and owed.cancelling() > 0:
+    owed.check()
+    task = owed.task
+    if not owed.settled and asyncio.current_task() is task and task.cancelling() >= owed.count:
         raise asyncio.CancelledError("cancelled while a channel operation completed")
 
 
@@ -85,7 +117,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
                     if waiter.abort():
                         raise  # nothing took effect
                     # A value moved and cannot go back: return it, owe the cancel.
-                    owed_cancel.set(asyncio.current_task())
+                    _absorb_cancel(loop)
                     return waiter.disarm()
                 finally:
                     if timer is not None:

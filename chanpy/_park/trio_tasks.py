@@ -56,20 +56,24 @@ class _TaskParker:
         self.parked = False
         self.waiter = fast.Waiter(self.wake)
 
+    # Both wake-up paths are KI-protected: trio defers Ctrl-C out of them, so
+    # it cannot land between the reschedule and the flag and lose the wake-up.
+    @trio.lowlevel.enable_ki_protection
     def resume(self, arming: int) -> None:
         # Runs in the run's thread.
         if self.parked and self.arming == arming:
-            self.parked = False
             _reschedule(self.task)
+            self.parked = False
 
+    @trio.lowlevel.enable_ki_protection
     def wake(self) -> None:
         # Called by whoever claimed the waiter, in its thread, GIL held.
         arming = self.arming
         if get_ident() == self.run_thread and _in_trio_run():
             # A task of the same run: no thread to cross (resume, inlined).
             if self.parked:
-                self.parked = False
                 _reschedule(self.task)
+                self.parked = False
             return
         try:
             self.token.run_sync_soon(self.resume, arming)
@@ -112,6 +116,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
             if waiter.arm(cases):
                 parker.parked = True
                 await _wait_task_rescheduled(parker.abort)
+                parker.parked = False  # whatever resumed us, we are not parked
             done = waiter.disarm()
             if done is not _WOULDBLOCK:
                 return done
