@@ -109,9 +109,10 @@ async def asend(chan: Chan[Any], value: Any, timeout: float | None = None) -> No
 
     Raises Closed if the channel is closed, TimeoutError once ``timeout``
     seconds pass (``timeout=0`` polls), ValueError / TypeError for a bad
-    timeout, RuntimeError outside a trio or asyncio task. If the task is
-    cancelled, either the value was not sent at all, or it was and the call
-    returns normally. Under trio this is always a checkpoint.
+    timeout, RuntimeError if it has to wait outside a trio or asyncio task.
+    If the task is cancelled, either the value was not sent at all, or it
+    was and the call returns normally. Under trio this is always a
+    checkpoint; under asyncio it yields only when it waits.
     """
     seconds = -1.0 if timeout is None else _seconds(timeout)
     trio_ll = _begin_call()
@@ -134,9 +135,10 @@ async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
 
     Raises Closed once the channel is closed and drained, TimeoutError once
     ``timeout`` seconds pass (``timeout=0`` polls), ValueError / TypeError
-    for a bad timeout, RuntimeError outside a trio or asyncio task. If the
-    task is cancelled, either no value was taken, or one was and it is
-    returned. Under trio this is always a checkpoint.
+    for a bad timeout, RuntimeError if it has to wait outside a trio or
+    asyncio task. If the task is cancelled, either no value was taken, or
+    one was and it is returned. Under trio this is always a checkpoint;
+    under asyncio it yields only when it waits.
     """
     seconds = -1.0 if timeout is None else _seconds(timeout)
     trio_ll = _begin_call()
@@ -173,8 +175,9 @@ async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
     the event loop. Raises TimeoutError once ``timeout`` seconds pass
     (``timeout=0`` polls), Closed for a send case on a closed channel,
     TypeError / ValueError for bad arguments (before touching any channel),
-    and RuntimeError outside a trio or asyncio task. Cancellation either
-    happens before any case took effect, or the call returns that case.
+    and RuntimeError if it has to wait outside a trio or asyncio task.
+    Cancellation either happens before any case took effect, or the call
+    returns that case.
     """
     seconds = -1.0 if timeout is None else _seconds(timeout)
     trio_ll = _begin_call()
