@@ -13,7 +13,6 @@ Counts scale with CHANPY_STRESS_SCALE (default 1).
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -24,40 +23,11 @@ from typing import Any
 import pytest
 
 from chanpy import Case, Chan, Closed, Selected, WouldBlock, recv, select, send
-
-JOIN_SECONDS = 90.0
+from tests.crew import JOIN_SECONDS, Crew, stress_scale
 
 
 def _scaled(n: int) -> int:
-    return max(1, int(n * float(os.environ.get("CHANPY_STRESS_SCALE", "1"))))
-
-
-class _Crew:
-    """Start threads, collect their exceptions, join them with a deadline."""
-
-    def __init__(self) -> None:
-        self.errors: list[BaseException] = []
-        self._lock = threading.Lock()
-
-    def start(self, target: Callable[[], None], name: str) -> threading.Thread:
-        def run() -> None:
-            try:
-                target()
-            except BaseException as exc:
-                with self._lock:
-                    self.errors.append(exc)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        return thread
-
-    def join(self, threads: Sequence[threading.Thread], what: str) -> None:
-        for thread in threads:
-            thread.join(JOIN_SECONDS)
-        alive = [t.name for t in threads if t.is_alive()]
-        assert not alive, f"{what} still running after {JOIN_SECONDS} s: {alive}"
-        if self.errors:
-            raise AssertionError(f"{len(self.errors)} thread(s) failed") from self.errors[0]
+    return max(1, int(n * stress_scale()))
 
 
 class _Timing:
@@ -93,7 +63,7 @@ def test_pipeline_of_selects_loses_and_duplicates_nothing() -> None:
     per = _scaled(40_000)
     stage1: list[Chan[int]] = [Chan(0), Chan(1), Chan(16)]
     stage2: list[Chan[int]] = [Chan(0), Chan(8)]
-    crew = _Crew()
+    crew = Crew()
 
     # What each side says happened, as (channel number, value) pairs.
     produced: list[list[tuple[int, int]]] = [[] for _ in range(n_producers)]
@@ -256,7 +226,7 @@ def test_send_and_recv_on_one_channel_in_one_select(capacity: int) -> None:
     n_workers = 6
     per = _scaled(20_000)
     ch: Chan[int] = Chan(capacity)
-    crew = _Crew()
+    crew = Crew()
     sent: list[list[int]] = [[] for _ in range(n_workers)]
     got: list[list[int]] = [[] for _ in range(n_workers + 1)]
 
@@ -314,7 +284,7 @@ def test_close_wakes_blocked_selects(n_receivers: int, n_senders: int) -> None:
     with ok=False, pending send cases raise Closed; the pairs completed
     before the close each moved exactly the value the sender's index says."""
     a: Chan[int] = Chan()
-    crew = _Crew()
+    crew = Crew()
     lock = threading.Lock()
     received: list[Selected] = []
     sent: list[int] = []
@@ -392,7 +362,7 @@ def test_two_selects_offering_and_taking_pair_consistently() -> None:
     channel: whenever they pair, one reports its send and the other reports
     receiving exactly that value."""
     u: Chan[str] = Chan()
-    crew = _Crew()
+    crew = Crew()
     rounds = 300
     theirs: list[Selected] = []
 

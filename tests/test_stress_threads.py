@@ -16,7 +16,6 @@ at the default the blocking test moves 200 000 values per capacity.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -25,56 +24,15 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from chanpy import Chan, Closed
+from tests.crew import JOIN_SECONDS, Crew, stress_scale
 
 PRODUCERS = 8
 CONSUMERS = 8
-JOIN_SECONDS = 90.0
-
-
-def _scale() -> float:
-    raw = os.environ.get("CHANPY_STRESS_SCALE", "1")
-    try:
-        scale = float(raw)
-    except ValueError:
-        raise ValueError(f"CHANPY_STRESS_SCALE must be a number, got {raw!r}") from None
-    if not scale > 0:
-        raise ValueError(f"CHANPY_STRESS_SCALE must be > 0, got {raw!r}")
-    return scale
 
 
 def _per_producer(total: int) -> int:
     """Values per producer so that all producers together send >= ``total``."""
-    return max(1, -(-int(total * _scale()) // PRODUCERS))
-
-
-class _Crew:
-    """Start threads, collect their exceptions, join them with a deadline."""
-
-    def __init__(self) -> None:
-        self.errors: list[BaseException] = []
-        self._lock = threading.Lock()
-
-    def start(self, target: Callable[[], None], name: str) -> threading.Thread:
-        def run() -> None:
-            try:
-                target()
-            except BaseException as exc:
-                with self._lock:
-                    self.errors.append(exc)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        return thread
-
-    def join(self, threads: Sequence[threading.Thread], what: str) -> None:
-        for thread in threads:
-            thread.join(JOIN_SECONDS)
-        alive = [t.name for t in threads if t.is_alive()]
-        assert not alive, f"{what} still running after {JOIN_SECONDS} s: {alive}"
-
-    def raise_errors(self) -> None:
-        if self.errors:
-            raise AssertionError(f"{len(self.errors)} thread(s) failed") from self.errors[0]
+    return max(1, -(-int(total * stress_scale()) // PRODUCERS))
 
 
 def _check_exactly_once(received: Sequence[Sequence[int]], per: int) -> None:
@@ -109,9 +67,9 @@ def _check_exactly_once(received: Sequence[Sequence[int]], per: int) -> None:
 @pytest.mark.parametrize("capacity", [0, 1, 16, 1024])
 def test_blocking_send_recv_every_value_once_in_order(capacity: int) -> None:
     per = _per_producer(200_000)
-    assert PRODUCERS * per >= 200_000 or _scale() < 1
+    assert PRODUCERS * per >= 200_000 or stress_scale() < 1
     ch: Chan[int] = Chan(capacity)
-    crew = _Crew()
+    crew = Crew()
     received: list[list[int]] = [[] for _ in range(CONSUMERS)]
 
     def producer(p: int) -> Callable[[], None]:
@@ -156,7 +114,7 @@ _TIMEOUTS = (0.0, 0.0, 1e-5, 1e-4, 5e-4, 2e-3)
 def test_timeouts_injected_every_value_once_in_order(capacity: int) -> None:
     per = _per_producer(100_000)
     ch: Chan[int] = Chan(capacity)
-    crew = _Crew()
+    crew = Crew()
     received: list[list[int]] = [[] for _ in range(CONSUMERS)]
     send_timeouts = [0] * PRODUCERS
     recv_timeouts = [0] * CONSUMERS
@@ -219,7 +177,7 @@ def test_close_while_blocked_ends_every_thread(capacity: int) -> None:
     exactly once; a sender that got Closed did not deliver its value.
     """
     ch: Chan[int] = Chan(capacity)
-    crew = _Crew()
+    crew = Crew()
     delivered: list[list[int]] = [[] for _ in range(PRODUCERS)]
     refused: list[int] = []
     refused_lock = threading.Lock()
