@@ -1015,25 +1015,20 @@ static PyObject *Waiter_disarm_impl(Waiter *self)
                                        : NULL;
         res = outcome(cases, i, CHP_OK, v);
     } else if (tag == CHP_W_NOTIFIED) {
+        /* The notice was for case i: try it again, as a plain send or
+         * receive would. */
         Case *c = (Case *)PyTuple_GET_ITEM(cases, i);
-        chp_waiter_t *woken = NULL;
-        void *v = NULL;
-        int r;
-        if (c->chan == Py_None) {
-            r = CHP_WOULDBLOCK;
-        } else if (c->op == CHP_OP_SEND) {
-            Py_INCREF(c->value);
-            r = chp_chan_try_send(((ChanCore *)c->chan)->chan, c->value, NULL,
-                                  &woken);
-            if (r != CHP_OK)
-                Py_DECREF(c->value);
-        } else {
-            r = chp_chan_try_recv(((ChanCore *)c->chan)->chan, &v, NULL,
-                                  &woken);
+        PyObject *v = NULL;
+        int r = CHP_WOULDBLOCK;
+        if (c->chan != Py_None && c->op == CHP_OP_SEND) {
+            r = offer((ChanCore *)c->chan, c->value);
+        } else if (c->chan != Py_None) {
+            v = take((ChanCore *)c->chan);
+            r = v == WOULDBLOCK ? CHP_WOULDBLOCK
+              : v == CLOSED     ? CHP_CLOSED : CHP_OK;
         }
-        wake(woken);
         res = r == CHP_WOULDBLOCK ? Py_NewRef(WOULDBLOCK)
-                                  : outcome(cases, i, r, v);
+                                  : outcome(cases, i, r, r == CHP_OK ? v : NULL);
     } else {
         res = Py_NewRef(WOULDBLOCK);
     }
