@@ -1,8 +1,7 @@
 """``select`` and its cases.
 
 ``recv``, ``send`` and ``select`` are C functions of ``fast`` (a poll costs
-no cffi call); a select that must wait goes to the parker of the caller's
-world through ``park_select``.
+no cffi call); a select that must wait goes to the thread parker.
 """
 
 from __future__ import annotations
@@ -21,12 +20,9 @@ __all__ = ["Case", "Selected", "recv", "select", "send"]
 T = TypeVar("T")
 
 
-def park_select(cases: tuple[Any, ...], timeout: float | None, api: str) -> Any:
-    """Wait for one of ``cases`` in the calling thread (the blocking half of ``api``)."""
-    return threads.wait_select(cases, timeout, api)
-
-
-fast._setup(Closed, WouldBlock, park_select)
+# A blocking send, recv or select that must wait calls the thread parker
+# directly: (cases, timeout, api).
+fast._setup(Closed, WouldBlock, threads.wait_select)
 
 if TYPE_CHECKING:
 
