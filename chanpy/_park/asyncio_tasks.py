@@ -22,6 +22,7 @@ import contextvars
 from typing import Any
 
 from chanpy._ffi import fast
+from chanpy._park import after_wait
 
 __all__ = ["OwedCancel", "owed_cancel", "settle_owed_cancel", "wait_select"]
 
@@ -122,10 +123,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
                 finally:
                     if timer is not None:
                         timer.cancel()
-            done = waiter.disarm()
-            if done is not _WOULDBLOCK:
-                return done
-            done = fast.select_try(cases)
+            done = after_wait(waiter, cases)
             if done is not _WOULDBLOCK:
                 return done
             if deadline is not None and loop.time() >= deadline:

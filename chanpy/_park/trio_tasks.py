@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from chanpy._ffi import fast
+from chanpy._park import after_wait
 
 __all__ = ["wait_select"]
 
@@ -117,10 +118,7 @@ async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
                 parker.parked = True
                 await _wait_task_rescheduled(parker.abort)
                 parker.parked = False  # whatever resumed us, we are not parked
-            done = waiter.disarm()
-            if done is not _WOULDBLOCK:
-                return done
-            done = fast.select_try(cases)
+            done = after_wait(waiter, cases)
             if done is not _WOULDBLOCK:
                 return done
     # Only our deadline's cancellation ends the loop without a result.
