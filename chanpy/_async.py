@@ -13,7 +13,6 @@ asyncio.Queue.
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -68,21 +67,10 @@ def current_world() -> str:
 def _parker(trio_ll: Any) -> Any:
     """The parker module for the calling task (``wait_select(cases, seconds)``)."""
     if trio_ll is not None or current_world() == "trio":
-        return _parkers.trio
-    return asyncio_tasks
-
-
-class _Parkers:
-    """The trio parker, imported on first use (trio may not be installed)."""
-
-    @functools.cached_property
-    def trio(self) -> Any:
-        from chanpy._park import trio_tasks
+        from chanpy._park import trio_tasks  # here: trio may not be installed
 
         return trio_tasks
-
-
-_parkers = _Parkers()
+    return asyncio_tasks
 
 
 def _begin_call() -> Any:
