@@ -5,7 +5,7 @@
 #
 #   make bench-quick   the main job: quick channel benchmarks, ratio to each peer
 #   make ci            everything CI checks: ruff, mypy --strict, C sanitizer
-#                      stress tests, pytest
+#                      stress tests, pytest (with the cookbook), mkdocs --strict
 #   make dev           just the set-up (all extras)
 #   make lint | type | csan | test | stress | bench | docs
 
@@ -24,14 +24,14 @@ $(VENV)/.stamp-%: pyproject.toml setup.py $(NATIVE) chanpy/_version.py
 	touch $@
 
 comma := ,
-# lint, type and test share one environment so `make ci` installs once.
-CI_STAMP := $(VENV)/.stamp-test+bench
+# lint, type, test and docs share one environment so `make ci` installs once.
+CI_STAMP := $(VENV)/.stamp-test+bench+docs
 
 dev: $(VENV)/.stamp-dev
 
 lint: $(CI_STAMP)
-	$(VENV)/bin/ruff check chanpy patterns tests bench
-	$(VENV)/bin/ruff format --check chanpy patterns tests bench
+	$(VENV)/bin/ruff check chanpy patterns tests bench docs
+	$(VENV)/bin/ruff format --check chanpy patterns tests bench docs
 
 type: $(CI_STAMP)
 	$(VENV)/bin/mypy --strict
@@ -56,10 +56,10 @@ bench-quick: $(VENV)/.stamp-bench
 bench: $(VENV)/.stamp-bench+test
 	$(PY) -m pytest bench -q
 
-docs: $(VENV)/.stamp-docs
+docs: $(CI_STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
-ci: lint type csan test
+ci: lint type csan test docs
 
 clean:
 	rm -rf build _native/build chanpy/*.so chanpy/_native.c site
