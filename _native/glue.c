@@ -32,6 +32,7 @@
 static PyObject *Closed_exc;      /* chanpy.Closed */
 static PyObject *WouldBlock_exc;  /* chanpy.WouldBlock */
 static PyObject *park_select;     /* (cases, timeout, api) -> Selected */
+static PyObject *scope_var;       /* contextvar: the active Context scope or None */
 
 /* Which public call is waiting: the parker names the async form in errors. */
 static PyObject *API_SEND, *API_RECV, *API_SELECT;
@@ -164,6 +165,25 @@ static PyObject *raise_closed_send(void)
 {
     PyErr_SetString(Closed_exc, "send on a closed channel");
     return NULL;
+}
+
+/* 1 if a chanpy Context scope is active here (chanpy._context's contextvar
+ * holds one), 0 if not, -1 on error. Inside a scope a blocking call skips the
+ * fast path: the parker checks for cancellation before touching any channel
+ * (cancellation wins over readiness) and waits on the scope's done channel
+ * as one more case. Outside, this costs one cached contextvar read. */
+static int in_scope(void)
+{
+    if (!scope_var)
+        return 0;
+    PyObject *v;
+    if (PyContextVar_Get(scope_var, NULL, &v) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int active = v != Py_None;
+    Py_DECREF(v);
+    return active;
 }
 
 /* Hand a blocking operation to the Python parker: (cases, seconds, api),
@@ -392,15 +412,20 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
     double secs;
     if (parse_timeout(timeout, &secs) < 0)
         return NULL;
-    int r = offer(self, value);
-    if (r == CHP_OK)
-        Py_RETURN_NONE;
-    if (r == CHP_CLOSED)
-        return raise_closed_send();
-    if (secs == 0) {
-        PyErr_SetString(PyExc_TimeoutError,
-                        "send timed out: the channel was not ready");
+    int scoped = in_scope();
+    if (scoped < 0)
         return NULL;
+    if (!scoped) {
+        int r = offer(self, value);
+        if (r == CHP_OK)
+            Py_RETURN_NONE;
+        if (r == CHP_CLOSED)
+            return raise_closed_send();
+        if (secs == 0) {
+            PyErr_SetString(PyExc_TimeoutError,
+                            "send timed out: the channel was not ready");
+            return NULL;
+        }
     }
     PyObject *res = park_one(CHP_OP_SEND, self, value, secs, API_SEND);
     if (!res)
@@ -434,17 +459,23 @@ static PyObject *ChanCore_recv(ChanCore *self, PyObject *const *args,
     double secs;
     if (parse_timeout(timeout, &secs) < 0)
         return NULL;
-    PyObject *v = take(self);
-    if (v == CLOSED) {
-        PyErr_SetString(Closed_exc, "receive on a closed, drained channel");
+    PyObject *v;
+    int scoped = in_scope();
+    if (scoped < 0)
         return NULL;
-    }
-    if (v != WOULDBLOCK)
-        return v;
-    if (secs == 0) {
-        PyErr_SetString(PyExc_TimeoutError,
-                        "recv timed out: no value was available");
-        return NULL;
+    if (!scoped) {
+        v = take(self);
+        if (v == CLOSED) {
+            PyErr_SetString(Closed_exc, "receive on a closed, drained channel");
+            return NULL;
+        }
+        if (v != WOULDBLOCK)
+            return v;
+        if (secs == 0) {
+            PyErr_SetString(PyExc_TimeoutError,
+                            "recv timed out: no value was available");
+            return NULL;
+        }
     }
     PyObject *res = park_one(CHP_OP_RECV, self, Py_None, secs, API_RECV);
     if (!res)
@@ -875,7 +906,14 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
     int blocking = PyObject_IsTrue(block);
     if (blocking < 0)
         return NULL;
-    PyObject *res = try_items(args, nargs);
+    /* select(block=False) is a _nowait form: it ignores cancellation. */
+    int scoped = blocking ? in_scope() : 0;
+    if (scoped < 0)
+        return NULL;
+    PyObject *res;
+    if (scoped)
+        goto park;
+    res = try_items(args, nargs);
     if (res != WOULDBLOCK)
         return res;
     Py_DECREF(res);
@@ -888,6 +926,7 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
                         "select timed out: no case was ready");
         return NULL;
     }
+park:;
     PyObject *cases = PyTuple_New(nargs);
     if (!cases)
         return NULL;
@@ -1123,9 +1162,15 @@ static PyTypeObject Waiter_Type = {
 
 static PyObject *mod_setup(PyObject *mod, PyObject *args)
 {
-    PyObject *closed, *wouldblock, *park;
-    if (!PyArg_ParseTuple(args, "OOO:_setup", &closed, &wouldblock, &park))
+    PyObject *closed, *wouldblock, *park, *scope = NULL;
+    if (!PyArg_ParseTuple(args, "OOO|O:_setup", &closed, &wouldblock, &park,
+                          &scope))
         return NULL;
+    if (scope && !PyContextVar_CheckExact(scope)) {
+        PyErr_SetString(PyExc_TypeError, "_setup: scope must be a ContextVar");
+        return NULL;
+    }
+    Py_XSETREF(scope_var, Py_XNewRef(scope));
     Py_XSETREF(Closed_exc, Py_NewRef(closed));
     Py_XSETREF(WouldBlock_exc, Py_NewRef(wouldblock));
     Py_XSETREF(park_select, Py_NewRef(park));

@@ -9,23 +9,27 @@
 
 from chanpy._async import aselect
 from chanpy._channel import Chan
-from chanpy._errors import Closed, WouldBlock
+from chanpy._context import Context, current_context
+from chanpy._errors import Cancelled, Closed, WouldBlock
 from chanpy._select import Case, Selected, recv, select, send
 from chanpy._stats import ChanStatistics
 from chanpy._timer import Ticker, after, tick
 from chanpy._version import __version__
 
 __all__ = [
+    "Cancelled",
     "Case",
     "Chan",
     "ChanStatistics",
     "Closed",
+    "Context",
     "Selected",
     "Ticker",
     "WouldBlock",
     "__version__",
     "after",
     "aselect",
+    "current_context",
     "recv",
     "select",
     "send",

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import sniffio
 
-from chanpy._errors import Closed
+from chanpy._errors import Cancelled, Closed
 from chanpy._ffi import fast, lib
 from chanpy._park import asyncio_tasks
+from chanpy._scope import Scope, current_scope
 
 if TYPE_CHECKING:
     from chanpy._channel import Chan
@@ -37,6 +38,7 @@ _thread_local = sniffio.thread_local
 _library_cvar = sniffio.current_async_library_cvar
 _running_asyncio_loop = asyncio._get_running_loop
 _owed_cancel = asyncio_tasks.owed_cancel
+_current_scope = current_scope
 
 
 def _seconds(timeout: float) -> float:
@@ -78,14 +80,40 @@ def _begin_call() -> Any:
 
     Only trio's own marks are read here (cheap); telling asyncio from "no
     library at all" waits until a call has to park. Also delivers an
-    asyncio cancellation that an earlier completed operation absorbed.
+    asyncio cancellation that an earlier completed operation absorbed, and
+    the cancellation of a Context scope that is already cancelled.
     """
     owed = _owed_cancel.get()
     if owed is not None:
         asyncio_tasks.settle_owed_cancel(owed)
+    scope = _current_scope.get()
+    if scope is not None and scope.context._cancelled:
+        return _cancelled_scope(scope)
     if (_thread_local.name or _library_cvar.get()) == "trio":
         return sys.modules["trio"].lowlevel
     return None
+
+
+class _DeliverCancel:
+    """Stands in for ``trio.lowlevel`` when the call's scope is already
+    cancelled (cancellation wins over readiness): its checkpoint raises the
+    task's native cancellation, which the scope turns into Cancelled."""
+
+    @staticmethod
+    async def checkpoint_if_cancelled() -> None:
+        if (_thread_local.name or _library_cvar.get()) == "trio":
+            await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
+        else:
+            await asyncio.sleep(0)
+        raise AssertionError("a cancelled scope's task was not cancelled")  # pragma: no cover
+
+
+def _cancelled_scope(scope: Scope) -> Any:
+    """A cancelled scope: raise Cancelled (thread scope) or cancel the task now."""
+    if scope.task is None:
+        raise Cancelled(scope.context, scope.context._cause)
+    scope.task.deliver()
+    return _DeliverCancel
 
 
 # Chan.asend, Chan.arecv and Chan.__anext__ are these functions, bound as

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from chanpy._errors import Closed, WouldBlock
 from chanpy._ffi import fast
 from chanpy._park import threads
+from chanpy._scope import current_scope
 
 if TYPE_CHECKING:
     from chanpy._channel import Chan
@@ -21,8 +22,9 @@ T = TypeVar("T")
 
 
 # A blocking send, recv or select that must wait calls the thread parker
-# directly: (cases, timeout, api).
-fast._setup(Closed, WouldBlock, threads.wait_select)
+# directly: (cases, timeout, api). Inside a Context scope (the contextvar
+# is set) a blocking call goes there without polling first.
+fast._setup(Closed, WouldBlock, threads.wait_select, current_scope)
 
 if TYPE_CHECKING:
 

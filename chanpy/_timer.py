@@ -13,6 +13,7 @@ import heapq
 import itertools
 import math
 import numbers
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -36,15 +37,39 @@ def _check_seconds(name: str, seconds: float, *, positive: bool) -> float:
 
 
 class _Entry:
-    __slots__ = ("__weakref__", "chan", "period", "removed", "when")
+    __slots__ = ("__weakref__", "callback", "chan", "period", "removed", "when")
+
+    callback: Callable[[], None] | None
 
     def __init__(self, chan: Chan[float], when: float, period: float | None) -> None:
+        self.callback = None
         # When the channel is collected, the entry is marked dead; the heap
         # sheds dead entries as it grows (see _TimerThread.add).
-        self.chan: weakref.ref[Chan[float]] = weakref.ref(chan, _mark_dead(self))
+        self.chan: Callable[[], Chan[float] | None] = weakref.ref(chan, _mark_dead(self))
         self.when = when
         self.period = period
         self.removed = False
+
+    @classmethod
+    def call_at(cls, when: float, callback: Callable[[], None]) -> _Entry:
+        """An entry that calls ``callback()`` once at ``when`` (held strongly).
+
+        The callback runs in the timer thread without the timer's lock held;
+        it must not block and should not raise (an exception is reported
+        through sys.excepthook).
+        """
+        entry = cls.__new__(cls)
+        entry.callback = callback
+        entry.chan = _NO_CHAN
+        entry.when = when
+        entry.period = None
+        entry.removed = False
+        return entry
+
+
+def _NO_CHAN() -> None:
+    # The chan of a callback entry: never a channel.
+    return None
 
 
 def _mark_dead(entry: _Entry) -> Callable[[object], None]:
@@ -92,6 +117,25 @@ class _TimerThread:
             self._heap = [item for item in self._heap if item[2] is not entry]
             heapq.heapify(self._heap)
 
+    def discard(self, entry: _Entry) -> None:
+        """Drop ``entry`` lazily (O(1)): it stays in the heap, flagged, until
+        it comes up or a compaction sheds it. Never blocks for long."""
+        with self._cond:
+            if not entry.removed:
+                entry.removed = True
+                self.dead += 1
+
+    def _call(self, callback: Callable[[], None]) -> None:
+        # Precondition: the lock is held. Released around the call, which
+        # may add or discard timers itself (a context cancelling children).
+        self._cond.release()
+        try:
+            callback()
+        except BaseException as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        finally:
+            self._cond.acquire()
+
     def _compact(self) -> None:
         # Precondition: the lock is held.
         self.dead = 0
@@ -116,6 +160,11 @@ class _TimerThread:
                     self._cond.wait(min(when - now, 3600.0))
                     continue
                 heapq.heappop(self._heap)
+                if entry.callback is not None:
+                    if not entry.removed:
+                        entry.removed = True
+                        self._call(entry.callback)
+                    continue
                 chan = entry.chan()
                 if chan is None or entry.removed:
                     entry.removed = True

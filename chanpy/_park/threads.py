@@ -9,7 +9,9 @@ from typing import Any
 
 import sniffio
 
+from chanpy._errors import Cancelled
 from chanpy._ffi import fast, ffi, lib
+from chanpy._scope import current_scope as _current_scope
 
 __all__ = ["wait_select"]
 
@@ -61,11 +63,33 @@ def _refuse_in_event_loop(api: str) -> None:
 def wait_select(cases: tuple[Any, ...], timeout: float | None, api: str = "select") -> Any:
     """Block this thread until one case completes; return its ``Selected``.
 
-    The caller (the public call ``api``: send, recv or select) has already
-    polled the cases once. Raises TimeoutError when ``timeout`` seconds pass
-    first; may raise Closed (send on closed); RuntimeError inside a running
-    event loop.
+    Outside a Context scope the caller (the public call ``api``: send, recv
+    or select) has already polled the cases once. Inside one it has not:
+    a cancelled scope raises Cancelled before any case is tried, and the
+    wait includes the scope's ``done`` channel as one more case, so a
+    cancel wakes it and it raises Cancelled having taken nothing. Raises
+    TimeoutError when ``timeout`` seconds pass first; may raise Closed
+    (send on closed); RuntimeError inside a running event loop.
     """
+    scope = _current_scope.get()
+    if scope is not None:
+        context = scope.context
+        if context._cancelled:
+            raise Cancelled(context, context._cause)
+        done = fast.select_try(cases)
+        if done is not _WOULDBLOCK:
+            return done
+        if timeout == 0:
+            raise TimeoutError(f"{api} timed out: no case was ready")
+        n = len(cases)
+        done = _wait((*cases, fast.recv(context._done)), timeout, api)
+        if done.index == n:
+            raise Cancelled(context, context._cause)
+        return done
+    return _wait(cases, timeout, api)
+
+
+def _wait(cases: tuple[Any, ...], timeout: float | None, api: str) -> Any:
     _refuse_in_event_loop(api)
     # Beyond ~31 years a deadline means nothing (and would overflow ns).
     deadline = None if timeout is None or timeout > _FOREVER else monotonic() + timeout
