@@ -56,8 +56,9 @@ bench-quick: $(VENV)/.stamp-bench
 bench: $(VENV)/.stamp-bench+test
 	$(PY) -m pytest bench -q
 
+# (NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its successor otherwise.)
 docs: $(CI_STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 ci: lint type csan test docs
 
