@@ -11,18 +11,22 @@ from chanpy._async import aselect
 from chanpy._channel import Chan
 from chanpy._context import Context, current_context
 from chanpy._errors import Cancelled, Closed, WouldBlock
+from chanpy._group import Group
 from chanpy._select import Case, Selected, recv, select, send
+from chanpy._stages import Broadcast
 from chanpy._stats import ChanStatistics
 from chanpy._timer import Ticker, after, tick
 from chanpy._version import __version__
 
 __all__ = [
+    "Broadcast",
     "Cancelled",
     "Case",
     "Chan",
     "ChanStatistics",
     "Closed",
     "Context",
+    "Group",
     "Selected",
     "Ticker",
     "WouldBlock",

@@ -103,8 +103,12 @@ class Context:
             own = monotonic() + _check_number("timeout", timeout)
         elif deadline is not None:
             own = _check_number("deadline", deadline)
+        inherited = parent is not None and parent._deadline is not None
         if parent is not None and parent._deadline is not None:
-            own = parent._deadline if own is None else min(own, parent._deadline)
+            if own is None or parent._deadline <= own:
+                own = parent._deadline  # the parent's timer cancels us
+            else:
+                inherited = False
         self._lock = threading.Lock()
         self._done: Chan[None] = Chan()
         self._cancelled = False
@@ -117,7 +121,7 @@ class Context:
         if parent is not None and not parent._adopt(self):
             self.cancel(parent._cause)
             return
-        if own is not None:
+        if own is not None and not inherited:
             if own == math.inf:
                 return
             if own <= monotonic():
@@ -135,6 +139,11 @@ class Context:
                 return False
             self._children[id(child)] = child
             return True
+
+    def _detach(self) -> None:
+        """Leave the parent's list of children (a finished Group's context)."""
+        if self._parent is not None:
+            self._parent._forget(self)
 
     def _forget(self, child: Context) -> None:
         with self._lock:

@@ -68,8 +68,10 @@ class _TrioScope:
     async def exit(self, exc: BaseException | None) -> None:
         self.context._off_cancel(id(self))
         tb = None if exc is None else exc.__traceback__
-        if self._cancel_scope.__exit__(type(exc) if exc else None, exc, tb):
-            # trio absorbed the Cancelled this scope caused.
+        absorbed = self._cancel_scope.__exit__(type(exc) if exc else None, exc, tb)
+        if absorbed and exc is not None:
+            # trio absorbed the Cancelled this scope caused (it also says
+            # True when there was nothing to absorb).
             raise Cancelled(self.context, self.context.cause)
 
 

@@ -1,0 +1,591 @@
+"""``Group``: errgroup, nursery and worker pool in one, for threads and tasks.
+
+A group owns its workers: it is a ``with`` (thread workers) or an ``async
+with`` block (under trio or asyncio: tasks for async functions, thread
+workers for plain ones), and its exit waits for every worker it started.
+Every worker, and the block's body, runs inside ``g.context``'s scope, so
+the first failure, which cancels ``g.context``, reaches all of them.
+
+Thread workers are pooled: a worker thread that finished its job takes the
+next one from the group's job channel, so a group of 100 000 short jobs
+starts at most ``limit`` threads (or, without a limit, as many as were busy
+at once). ``limit`` is a buffered channel of tokens: a job holds one from
+``go`` until it has run, so ``go`` blocks while ``limit`` jobs are in
+flight, and the job channel can never hold more than ``limit`` jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from chanpy._async import current_world
+from chanpy._channel import Chan
+from chanpy._context import Context, _leave, current_context
+from chanpy._errors import Cancelled, WouldBlock
+from chanpy._scope import Scope, current_scope
+from chanpy._select import recv, select, send
+
+__all__ = ["Group"]
+
+T = TypeVar("T")
+
+_NEW, _OPEN, _EXITING, _EXITED = range(4)
+# (fn, args, kwargs, holds a limit slot)
+_Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], bool]
+
+
+def check_count(api: str, name: str, value: object, minimum: int) -> int:
+    """``value`` if it is an int >= ``minimum``; else a ValueError naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{api}: {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def is_async_callable(fn: object) -> bool:
+    """True for an async function (also behind functools.partial or ``__call__``)."""
+    while hasattr(fn, "func") and not inspect.isfunction(fn):  # functools.partial
+        fn = fn.func
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isroutine(fn) or isinstance(fn, type):
+        return False
+    # An instance whose class defines an async __call__.
+    return inspect.iscoroutinefunction(type(fn).__call__)
+
+
+class Group:
+    """A set of workers that live and fail together (see the module doc).
+
+    ``with Group(limit=None) as g`` starts thread workers; ``async with
+    Group() as g`` under trio or asyncio also starts tasks. ``limit`` (an int
+    >= 1, or None for no limit) bounds how many workers run at once; else
+    ValueError, raised before anything starts.
+
+    The first exception raised by a worker or by the body cancels
+    ``g.context`` (with that exception as the cause). The exit waits for
+    every worker, then raises an ExceptionGroup (BaseExceptionGroup if one
+    is not an Exception) of every exception in the order raised, leaving out
+    the Cancelled that the group's own cancellation caused. A cancellation
+    from outside (a cancelled enclosing Context, or a trio/asyncio
+    cancellation of the task) is passed on to the workers and then
+    propagates out unchanged. The exit may block (``async with``: waits
+    without blocking the loop).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None:
+            check_count("Group()", "limit", limit, 1)
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._state = _NEW
+        self._async_world: str | None = None
+        self._context: Context | None = None
+        self._errors: list[BaseException] = []
+        self._own_cancel = False
+        self._active = 0
+        self._finished: Chan[None] = Chan()
+        # A token per job in flight (None: no limit).
+        self._slots: Chan[None] | None = None if limit is None else Chan(limit)
+        # Jobs for idle pooled threads: buffered up to the limit (never
+        # fuller, see the module doc); unbuffered without a limit, where
+        # a job no idle thread takes at once gets a new thread.
+        self._jobs: Chan[_Job] = Chan(limit or 0)
+        self._threads: list[threading.Thread] = []
+        self._nursery: Any = None
+        self._nursery_cm: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- public state -----------------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        """The group's context: a child of the context current at entry.
+
+        Cancelled by the first failure or by ``cancel()``. Raises
+        RuntimeError before the group is entered.
+        """
+        if self._context is None:
+            raise RuntimeError("a Group has a context once entered (`with Group() as g`)")
+        return self._context
+
+    @property
+    def limit(self) -> int | None:
+        """How many workers may run at once (None: no limit)."""
+        return self._limit
+
+    def cancel(self, cause: BaseException | None = None) -> bool:
+        """Cancel the group's context (idempotent); True if this call cancelled it.
+
+        Every worker's chanpy blocking call then raises Cancelled, and the
+        Cancelled this causes is left out of the exit's ExceptionGroup.
+        Never blocks; safe from any thread or task.
+        """
+        self._own_cancel = True
+        return self.context.cancel(cause)
+
+    # -- entering and leaving ---------------------------------------------
+
+    def _open(self, world: str | None) -> Context:
+        if self._state != _NEW:
+            raise RuntimeError("a Group can be entered only once; make a new one")
+        self._state = _OPEN
+        self._async_world = world
+        self._context = Context(current_context())
+        return self._context
+
+    def __enter__(self) -> Group:
+        """Open the group for thread workers; the body runs in ``g.context``'s scope."""
+        context = self._open(None)
+        context.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        _leave(self.context)
+        if exc is not None:
+            self._body_failed(exc)
+        interrupted: BaseException | None = None
+        token = current_scope.set(None)  # the wait must outlive any cancel
+        try:
+            while True:
+                try:
+                    self._finish_wait_thread()
+                    break
+                except BaseException as e:  # KeyboardInterrupt: stop the workers, still wait
+                    interrupted = interrupted or e
+                    self.cancel(e)
+        finally:
+            current_scope.reset(token)
+        self._stop_threads()
+        if interrupted is not None:
+            raise interrupted
+        return self._outcome(exc)
+
+    async def __aenter__(self) -> Group:
+        """Open the group under trio or asyncio; never waits.
+
+        Raises RuntimeError outside a trio or asyncio task.
+        """
+        world = current_world()
+        if world == "trio":
+            trio = sys.modules["trio"]
+            self._nursery_cm = trio.open_nursery()
+            self._nursery = await self._nursery_cm.__aenter__()
+        else:
+            self._loop = asyncio.get_running_loop()
+        context = self._open(world)
+        await context.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        body = exc
+        try:
+            await self.context.__aexit__(exc_type, exc, tb)
+        except Cancelled as converted:
+            body = converted  # the native cancellation g.context caused, converted
+        if body is not None:
+            self._body_failed(body)
+        token = current_scope.set(None)
+        try:
+            native = await self._finish_wait_async()
+        finally:
+            current_scope.reset(token)
+        if self._nursery_cm is not None:
+            await self._nursery_cm.__aexit__(None, None, None)
+        self._stop_threads()
+        if native is not None and body is None:
+            self._raise_errors()
+            raise native
+        swallow = self._outcome(body)
+        if body is exc:
+            return swallow
+        if swallow:
+            return True
+        assert body is not None
+        raise body
+
+    def _body_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled) and self._is_own_cancel(exc):
+            return
+        if self._is_native_cancel(exc) or isinstance(exc, Cancelled):
+            # From outside: pass it on to the workers, then let it propagate.
+            self._context_cancel(None)
+            return
+        self._fail(exc)
+
+    def _is_native_cancel(self, exc: BaseException) -> bool:
+        if isinstance(exc, asyncio.CancelledError):
+            return True
+        trio = sys.modules.get("trio")
+        return trio is not None and isinstance(exc, trio.Cancelled)
+
+    def _finish_wait_thread(self) -> None:
+        self._begin_exit()
+        for _ in self._finished:  # never sent on: ends once closed
+            pass
+        self._state = _EXITED
+
+    async def _finish_wait_async(self) -> BaseException | None:
+        """Wait for every worker; a native cancellation meanwhile cancels the
+        workers and is returned (to re-raise) once they are done."""
+        self._begin_exit()
+        native: BaseException | None = None
+        while True:
+            try:
+                if self._async_world == "trio" and native is not None:
+                    with sys.modules["trio"].CancelScope(shield=True):
+                        async for _ in self._finished:
+                            pass
+                else:
+                    async for _ in self._finished:
+                        pass
+                break
+            except Cancelled:
+                raise AssertionError("the exit's wait runs outside every scope") from None
+            except BaseException as e:
+                if native is None and self._is_native_cancel(e):
+                    native = e
+                    self._context_cancel(None)
+                    continue
+                raise
+        self._state = _EXITED
+        return native
+
+    def _begin_exit(self) -> None:
+        with self._lock:
+            self._state = _EXITING
+            if self._active == 0:
+                self._finished.close()
+
+    def _raise_errors(self) -> None:
+        errors = [e for e in self._errors if not self._is_own_cancel(e)]
+        if errors:
+            raise BaseExceptionGroup(f"{len(errors)} error(s) in a chanpy Group", errors)
+
+    def _outcome(self, body_exc: BaseException | None) -> bool:
+        """Raise what the exit must raise; else True to swallow ``body_exc``
+        (the group's own Cancelled), False to let it propagate."""
+        self._raise_errors()
+        context = self.context
+        parent = context.parent
+        outer = (
+            context.cancelled and not self._own_cancel and parent is not None and parent.cancelled
+        )
+        if outer:
+            if body_exc is None:
+                assert parent is not None
+                raise Cancelled(parent, parent.cause)
+            return False
+        return isinstance(body_exc, Cancelled) and self._is_own_cancel(body_exc)
+
+    def _is_own_cancel(self, exc: BaseException) -> bool:
+        """Is ``exc`` a Cancelled that this group's context (or its cancel) caused?"""
+        if not isinstance(exc, Cancelled):
+            return False
+        context = self.context
+        if not context.cancelled or exc.cause is not context.cause:
+            return False
+        node: Context | None = exc.context
+        while node is not None:
+            if node is context:
+                return True
+            node = node.parent
+        return False
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            self._errors.append(exc)
+            first = len(self._errors) == 1
+        if first:
+            self._context_cancel(exc)
+
+    def _context_cancel(self, cause: BaseException | None) -> None:
+        if self._context is not None and not self._context.cancelled:
+            if cause is not None:
+                self._own_cancel = True
+            self._context.cancel(cause)
+
+    # -- starting workers ---------------------------------------------------
+
+    def _check_can_start(self, api: str, fn: object) -> bool:
+        """Validate a start; True if ``fn`` is async (a task)."""
+        if not callable(fn):
+            raise TypeError(f"{api} takes a callable, got {fn!r}")
+        if self._state == _NEW:
+            raise RuntimeError(f"{api}: enter the group first (`with Group() as g`)")
+        if self._state == _EXITED:
+            raise RuntimeError(f"{api}: this group has exited; start workers in a new Group")
+        is_async = is_async_callable(fn)
+        if is_async and self._async_world is None:
+            raise TypeError(
+                f"{api}: {fn!r} is an async function, and this group's workers are "
+                "threads; use `async with Group()` to run it as a task"
+            )
+        context = self.context
+        if context.cancelled:
+            raise Cancelled(context, context.cause)
+        return is_async
+
+    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Start ``fn(*args, **kwargs)`` as a worker of this group.
+
+        In a thread group, and for a plain function in an async group, the
+        worker is a pooled thread; an async function in an async group is a
+        task of the group's loop. With a ``limit``, blocks (a thread group)
+        while ``limit`` workers run; in an async group it never blocks the
+        loop: with no slot free it raises RuntimeError (use ``await g.ago``).
+
+        Raises Cancelled (starting nothing) if the group is cancelled, also
+        while waiting for a slot; TypeError for an async function in a
+        thread group or a non-callable; RuntimeError before entry or after
+        the exit.
+        """
+        is_async = self._check_can_start("go()", fn)
+        if self._slots is not None:
+            try:
+                self._slots.send_nowait(None)
+            except WouldBlock:
+                if self._async_world is not None:
+                    raise RuntimeError(
+                        f"go() would block the event loop waiting for a free slot "
+                        f"(limit={self._limit}); use `await g.ago(...)`"
+                    ) from None
+                self._wait_slot()
+        self._start(is_async, fn, args, kwargs, self._slots is not None)
+
+    def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+        """Start a worker like ``go`` if a slot is free now; False instead of waiting.
+
+        Never blocks. Raises like ``go``.
+        """
+        is_async = self._check_can_start("try_go()", fn)
+        if self._slots is not None:
+            try:
+                self._slots.send_nowait(None)
+            except WouldBlock:
+                return False
+        self._start(is_async, fn, args, kwargs, self._slots is not None)
+        return True
+
+    async def ago(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Start a worker like ``go``, waiting for a free slot without blocking the loop.
+
+        The wait ends with Cancelled (starting nothing) when the group is
+        cancelled. Only in an ``async with`` group (else RuntimeError).
+        """
+        is_async = self._check_can_start("ago()", fn)
+        if self._async_world is None:
+            raise RuntimeError("ago() is for `async with Group()`; use go() in a thread group")
+        if self._slots is not None:
+            try:
+                self._slots.send_nowait(None)
+            except WouldBlock:
+                from chanpy._async import aselect
+
+                context = self.context
+                r = await aselect(send(self._slots, None), recv(context.done))
+                if r.index == 1:
+                    raise Cancelled(context, context.cause) from None
+        self._start(is_async, fn, args, kwargs, self._slots is not None)
+
+    def _wait_slot(self) -> None:
+        assert self._slots is not None
+        context = self.context
+        token = current_scope.set(None)  # the select below watches g.context itself
+        try:
+            r = select(send(self._slots, None), recv(context.done))
+        finally:
+            current_scope.reset(token)
+        if r.index == 1:
+            raise Cancelled(context, context.cause)
+
+    def _start(
+        self,
+        is_async: bool,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        slotted: bool = False,
+    ) -> None:
+        """Start a worker (``slotted``: it holds a slot of the limit until done)."""
+        with self._lock:
+            if self._state == _EXITED:  # pragma: no cover - the exit waited for us
+                raise RuntimeError("this group has exited")
+            self._active += 1
+        try:
+            if is_async:
+                self._start_task(fn, args, kw, slotted)
+            else:
+                self._start_thread((fn, args, kw, slotted))
+        except BaseException:
+            self._job_done(slotted)
+            raise
+
+    def _job_done(self, slotted: bool) -> None:
+        if slotted and self._slots is not None:
+            self._slots.recv_nowait()
+        with self._lock:
+            self._active -= 1
+            last = self._active == 0 and self._state == _EXITING
+        if last:
+            self._finished.close()
+
+    # -- thread workers ----------------------------------------------------
+
+    def _start_thread(self, job: _Job) -> None:
+        # With a limit: a thread per job until there are `limit` of them,
+        # then the buffer (never full: at most `limit` jobs are in flight).
+        # Without: an idle thread parked on the unbuffered channel, else a
+        # new one.
+        if self._limit is None or len(self._threads) >= self._limit:
+            try:
+                self._jobs.send_nowait(job)
+                return
+            except WouldBlock:
+                pass
+        thread = threading.Thread(
+            target=self._thread_main, args=(job,), name="chanpy-group-worker", daemon=True
+        )
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _thread_main(self, job: _Job | None) -> None:
+        scope = Scope(self.context)
+        jobs = self._jobs
+        while True:
+            if job is None:
+                try:
+                    job = jobs.recv()
+                except Exception:  # Closed: the group has exited
+                    return
+            fn, args, kwargs, slotted = job
+            job = None
+            token = current_scope.set(scope)
+            try:
+                fn(*args, **kwargs)
+            except BaseException as exc:
+                self._fail(exc)
+            finally:
+                current_scope.reset(token)
+                del fn, args, kwargs
+                self._job_done(slotted)
+
+    def _stop_threads(self) -> None:
+        self.context._detach()
+        self._jobs.close()
+        with self._lock:
+            threads, self._threads = self._threads, []
+        me = threading.current_thread()
+        for thread in threads:
+            if thread is not me:
+                thread.join()
+
+    # -- task workers -------------------------------------------------------
+
+    def _start_task(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        slotted: bool,
+    ) -> None:
+        if self._async_world == "trio":
+            self._nursery.start_soon(self._task_main, fn, args, kw, slotted)
+            return
+        assert self._loop is not None
+        task = self._loop.create_task(self._task_main(fn, args, kw, slotted))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _task_main(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        slotted: bool,
+    ) -> None:
+        try:
+            async with self.context:
+                await fn(*args, **kw)
+        except BaseException as exc:
+            if self._is_native_cancel(exc):
+                raise  # from outside the group: the library's own business
+            self._fail(exc)
+        finally:
+            self._job_done(slotted)
+
+    # -- stages (chanpy._stages) ----------------------------------------------
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        src: Chan[Any] | Iterable[Any] | Any,
+        workers: int = 1,
+        ordered: bool = True,
+        buffer: int = 0,
+    ) -> Chan[Any]:
+        """Apply ``fn`` to every value of ``src``; see ``chanpy._stages.map_stage``."""
+        from chanpy._stages import map_stage
+
+        return map_stage(self, "map", fn, src, workers, ordered, buffer)
+
+    def filter(
+        self,
+        pred: Callable[[Any], Any],
+        src: Chan[Any] | Iterable[Any] | Any,
+        workers: int = 1,
+        ordered: bool = True,
+        buffer: int = 0,
+    ) -> Chan[Any]:
+        """Keep the values of ``src`` for which ``pred`` is true; see ``map``."""
+        from chanpy._stages import map_stage
+
+        return map_stage(self, "filter", pred, src, workers, ordered, buffer)
+
+    def flat_map(
+        self,
+        fn: Callable[[Any], Iterable[Any]],
+        src: Chan[Any] | Iterable[Any] | Any,
+        workers: int = 1,
+        ordered: bool = True,
+        buffer: int = 0,
+    ) -> Chan[Any]:
+        """Emit every value of the iterable ``fn`` returns for each value; see ``map``."""
+        from chanpy._stages import map_stage
+
+        return map_stage(self, "flat_map", fn, src, workers, ordered, buffer)
+
+    def merge(self, *srcs: Chan[Any] | Iterable[Any] | Any, buffer: int = 0) -> Chan[Any]:
+        """Fan in: one channel with every value of every source; see ``chanpy._stages``."""
+        from chanpy._stages import merge_stage
+
+        return merge_stage(self, srcs, buffer)
+
+    def broadcast(
+        self,
+        src: Chan[Any] | Iterable[Any] | Any,
+        n: int,
+        buffer: int = 0,
+        overflow: str = "block",
+    ) -> tuple[Chan[Any], ...]:
+        """Fan out: ``n`` channels that each get every value; see ``chanpy._stages``."""
+        from chanpy._stages import broadcast_stage
+
+        return broadcast_stage(self, src, n, buffer, overflow)
