@@ -5,12 +5,17 @@ build on names its earlier blocks defined (each page says so). Each page gets
 a fresh interpreter with warnings turned into errors and a time limit; a
 failing example's traceback names the page and the line of the page it is on.
 Only fences opened with exactly ```python are run; ```sh, ```text, ```c and
-the rest are prose.
+the rest are prose. (The cookbook's programs are run by test_cookbook.py.)
+
+The last test builds the site as CI does (``mkdocs build --strict``, where
+the docs extra is installed) and checks that the generated API reference
+has an entry for every name in ``chanpy.__all__``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -129,3 +134,43 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
             f"{label}: an example failed (exit {proc.returncode})\n"
             f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         )
+
+
+@pytest.mark.timeout(180)
+def test_the_site_builds_and_the_api_reference_documents_all_of_chanpy_all(
+    tmp_path: Path,
+) -> None:
+    """``mkdocs build --strict``, then every name of ``chanpy.__all__`` has its entry.
+
+    The reference page is generated (``::: chanpy`` in docs/reference.md)
+    from the sources by griffe's static analysis, which is what sees the
+    typed stubs of the C objects; this checks that it renders them.
+    """
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings_handlers.python")
+    import chanpy
+
+    site = tmp_path / "site"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            cwd=DOCS.parent,  # mkdocs.yml, and the snippets' base path
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"mkdocs build did not finish in 150 s\n{exc.stderr!r}")
+    assert proc.returncode == 0, f"mkdocs build --strict failed\n{proc.stderr}"
+    reference = (site / "reference" / "index.html").read_text()
+    anchors = set(re.findall(r'id="(chanpy\.[\w.]+)"', reference))
+    missing = {f"chanpy.{name}" for name in chanpy.__all__} - anchors
+    assert not missing, f"docs/reference.md does not document {sorted(missing)}"
+    for member in ("Chan.send", "Chan.recv", "Chan.send_nowait", "Chan.asend", "Chan.close"):
+        assert f"chanpy.{member}" in anchors
+    # The signatures come from the TYPE_CHECKING stubs, not from the C objects.
+    text = re.sub(r"<[^>]+>", "", reference)
+    assert "timeout: float | None = None" in text
+    assert "_ChanBase" not in text
