@@ -48,7 +48,8 @@ def main() -> None:
     try:
         nobody.send(1, timeout=0.05)
     except TimeoutError:
-        print("send: TimeoutError; senders left waiting:", nobody.statistics().waiting_senders)
+        waiting = nobody.statistics().waiting_senders
+        print("send: TimeoutError; senders left waiting:", waiting)
 
     # One deadline for a whole series of steps: the same after() channel in
     # every select, rather than a fresh timeout for each step.

@@ -42,9 +42,11 @@ def threads_ask_trio() -> None:
     server.start()
 
     answers: Chan[str] = Chan(5)
-    clients = [threading.Thread(target=ask, args=(requests, n, answers)) for n in range(5)]
-    for c in clients:
-        c.start()
+    clients: list[threading.Thread] = []
+    for n in range(5):
+        client = threading.Thread(target=ask, args=(requests, n, answers))
+        client.start()
+        clients.append(client)
     for c in clients:
         c.join()
     requests.close()  # the server's loop ends, and trio.run returns

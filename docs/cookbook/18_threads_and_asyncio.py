@@ -15,7 +15,7 @@ import time
 from chanpy import Chan, after, aselect, recv
 
 
-def blocking_worker(jobs: Chan[int], results: Chan[tuple[int, int]]) -> None:
+def worker(jobs: Chan[int], results: Chan[tuple[int, int]]) -> None:
     for n in jobs:  # plain threads: blocking calls are fine here
         time.sleep(0.01)  # stands in for work that blocks
         results.send((n, n * n))
@@ -24,7 +24,7 @@ def blocking_worker(jobs: Chan[int], results: Chan[tuple[int, int]]) -> None:
 async def main() -> None:
     jobs: Chan[int] = Chan(10)
     results: Chan[tuple[int, int]] = Chan()
-    workers = [threading.Thread(target=blocking_worker, args=(jobs, results)) for _ in range(3)]
+    workers = [threading.Thread(target=worker, args=(jobs, results)) for _ in range(3)]
     for w in workers:
         w.start()
 
