@@ -101,9 +101,9 @@ def _drive(role: Callable[[], Coroutine[Any, Any, None]]) -> None:
 def _spawn(group: Group, io: _IO, role: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Start ``role`` as a worker of ``group`` (no slot of its limit taken)."""
     if io.is_task:
-        group._start(True, role, (), {})
+        group._start_plumbing(True, (role, (), {}))
     else:
-        group._start(False, _drive, (role,), {})
+        group._start_plumbing(False, (_drive, (role,), {}))
 
 
 class _Closer:
