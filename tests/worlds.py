@@ -46,6 +46,31 @@ class Ops:
     async def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def scope(self, cm: Any) -> Any:
+        """``cm`` (a Context or a Group) as this world enters it: ``with`` here."""
+        return _Blocking(cm)
+
+    def worker(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        """A group worker running the ops-coroutine ``fn`` in this world."""
+
+        def run(*args: Any) -> Any:
+            return _drive(fn(*args))
+
+        return run
+
+
+class _Blocking:
+    """An async context manager over a plain one, for thread-world bodies."""
+
+    def __init__(self, cm: Any) -> None:
+        self._cm = cm
+
+    async def __aenter__(self) -> Any:
+        return self._cm.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return self._cm.__exit__(*exc)
+
 
 class AsyncOps(Ops):
     """The same operations through the async API (trio or asyncio)."""
@@ -70,6 +95,12 @@ class AsyncOps(Ops):
             await trio.sleep(seconds)
         else:
             await asyncio.sleep(seconds)
+
+    def scope(self, cm: Any) -> Any:
+        return cm  # ``async with`` it
+
+    def worker(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        return fn  # an async function: a task of the group
 
 
 Body = Callable[[Ops], Coroutine[Any, Any, T]]
