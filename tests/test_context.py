@@ -31,11 +31,15 @@ def cancel_later(ctx: Context, seconds: float, cause: BaseException | None = Non
 
 def test_cancel_is_idempotent_and_says_who_cancelled() -> None:
     ctx = Context()
-    assert not ctx.cancelled and ctx.cause is None and not ctx.done.closed
+    assert not ctx.cancelled
+    assert ctx.cause is None
+    assert not ctx.done.closed
     cause = ValueError("stop")
     assert ctx.cancel(cause) is True
     assert ctx.cancel(KeyError("again")) is False
-    assert ctx.cancelled and ctx.cause is cause and ctx.done.closed
+    assert ctx.cancelled
+    assert ctx.cause is cause
+    assert ctx.done.closed
 
 
 def test_cancel_reaches_every_descendant_with_the_cause() -> None:
@@ -46,9 +50,11 @@ def test_cancel_reaches_every_descendant_with_the_cause() -> None:
     cause = RuntimeError("shutdown")
     child.cancel(cause)
     assert all(g.cancelled and g.cause is cause for g in grandchildren)
-    assert not root.cancelled and not sibling.cancelled  # never upwards
+    assert not root.cancelled
+    assert not sibling.cancelled
     root.cancel()
-    assert sibling.cancelled and sibling.cause is None
+    assert sibling.cancelled
+    assert sibling.cause is None
     assert child.cause is cause  # the first cancel stays
 
 
@@ -56,7 +62,9 @@ def test_a_child_of_a_cancelled_parent_is_born_cancelled() -> None:
     parent = Context()
     parent.cancel(OSError("gone"))
     child = Context(parent)
-    assert child.cancelled and isinstance(child.cause, OSError) and child.done.closed
+    assert child.cancelled
+    assert isinstance(child.cause, OSError)
+    assert child.done.closed
 
 
 def test_cancel_from_many_threads_at_once_cancels_once() -> None:
@@ -64,19 +72,23 @@ def test_cancel_from_many_threads_at_once_cancels_once() -> None:
         ctx = Context()
         kids = [Context(ctx) for _ in range(3)]
         wins: list[bool] = []
-        threads = [threading.Thread(target=lambda: wins.append(ctx.cancel())) for _ in range(4)]
+        threads = [
+            threading.Thread(target=lambda c=ctx, w=wins: w.append(c.cancel())) for _ in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
-        assert wins.count(True) == 1 and len(wins) == 4
+        assert wins.count(True) == 1
+        assert len(wins) == 4
         assert all(k.cancelled for k in kids)
 
 
 def test_timeout_cancels_with_timeout_error_after_the_delay() -> None:
     start = time.monotonic()
     ctx = Context(timeout=0.05)
-    assert ctx.deadline is not None and ctx.deadline == pytest.approx(start + 0.05, abs=0.02)
+    assert ctx.deadline is not None
+    assert ctx.deadline == pytest.approx(start + 0.05, abs=0.02)
     with pytest.raises(Closed):
         ctx.done.recv(timeout=5)
     assert waited_at_least(time.monotonic() - start, 0.05)
@@ -89,7 +101,8 @@ def test_deadline_on_the_monotonic_clock() -> None:
         ctx.done.recv(timeout=5)
     assert isinstance(ctx.cause, TimeoutError)
     past = Context(deadline=time.monotonic() - 1)
-    assert past.cancelled and isinstance(past.cause, TimeoutError)
+    assert past.cancelled
+    assert isinstance(past.cause, TimeoutError)
 
 
 def test_a_child_keeps_the_earlier_deadline() -> None:
@@ -97,7 +110,8 @@ def test_a_child_keeps_the_earlier_deadline() -> None:
     later = Context(parent, timeout=3600)
     earlier = Context(parent, timeout=0.01)
     assert later.deadline == parent.deadline
-    assert earlier.deadline is not None and parent.deadline is not None
+    assert earlier.deadline is not None
+    assert parent.deadline is not None
     assert earlier.deadline < parent.deadline
     inherited = Context(parent)
     assert inherited.deadline == parent.deadline
@@ -115,17 +129,23 @@ def test_deadlines_are_timer_entries_not_threads() -> None:
 
 
 def test_cancelled_is_a_base_exception_with_context_and_cause() -> None:
-    assert issubclass(Cancelled, BaseException) and not issubclass(Cancelled, Exception)
+    assert issubclass(Cancelled, BaseException)
+    assert not issubclass(Cancelled, Exception)
     ctx = Context()
     cause = KeyError("k")
     ctx.cancel(cause)
-    with pytest.raises(Cancelled) as info:
+
+    def call() -> None:
         try:
             with ctx:
                 Chan[int]().recv()
         except Exception:  # must not swallow it
             pytest.fail("except Exception caught Cancelled")
-    assert info.value.context is ctx and info.value.cause is cause
+
+    with pytest.raises(Cancelled) as info:
+        call()
+    assert info.value.context is ctx
+    assert info.value.cause is cause
 
 
 # -- current_context ----------------------------------------------------------
@@ -228,7 +248,8 @@ def test_cancellation_wins_over_readiness(world: str) -> None:
             with pytest.raises(Cancelled):
                 async with ops.scope(ctx):
                     await op()
-        assert len(full) == 1 and len(room) == 0  # nothing moved
+        assert len(full) == 1
+        assert len(room) == 0
         return "ok"
 
     assert run(world, body) == "ok"
@@ -324,7 +345,8 @@ def test_a_trio_cancellation_from_elsewhere_is_not_converted() -> None:
         with trio.move_on_after(0.02) as outer:
             async with ctx:
                 await Chan[int]().arecv()
-        assert outer.cancelled_caught and not ctx.cancelled
+        assert outer.cancelled_caught
+        assert not ctx.cancelled
         return "ok"
 
     assert trio.run(main) == "ok"
@@ -432,6 +454,7 @@ def test_remaining_counts_down_to_zero() -> None:
     assert Context().remaining() is None
     ctx = Context(timeout=0.02)
     left = ctx.remaining()
-    assert left is not None and 0 < left <= 0.02
+    assert left is not None
+    assert 0 < left <= 0.02
     wait_until(lambda: ctx.cancelled, timeout=5)
     assert ctx.remaining() == 0.0
