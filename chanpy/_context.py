@@ -284,12 +284,11 @@ class Context:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         scope = _leave(self)
         if scope.task is None:
             raise RuntimeError("`async with` left a Context scope entered by `with`")
         await scope.task.exit(exc)
-        return False
 
 
 def _leave(context: Context) -> Scope:

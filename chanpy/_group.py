@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from types import FunctionType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chanpy._async import current_world
 from chanpy._channel import Chan
@@ -32,6 +32,9 @@ from chanpy._context import Context, _leave, current_context
 from chanpy._errors import Cancelled, WouldBlock
 from chanpy._scope import Scope, current_scope
 from chanpy._select import recv, select, send
+
+if TYPE_CHECKING:
+    from chanpy._stages import Broadcast
 
 __all__ = ["Group"]
 
@@ -657,8 +660,9 @@ class Group:
         n: int,
         buffer: int = 0,
         overflow: str = "block",
-    ) -> tuple[Chan[Any], ...]:
-        """Fan out: ``n`` channels that each get every value; see ``chanpy._stages``."""
+    ) -> Broadcast:
+        """Fan out: ``n`` channels that each get every value (a tuple, with
+        ``.dropped`` counts); see ``chanpy._stages``."""
         from chanpy._stages import broadcast_stage
 
         return broadcast_stage(self, src, n, buffer, overflow)
