@@ -21,7 +21,7 @@ pipeline's plumbing, and a limit smaller than the pipeline would deadlock.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from chanpy._channel import Chan
@@ -35,6 +35,7 @@ __all__ = ["Broadcast", "broadcast_stage", "map_stage", "merge_stage"]
 
 _OVERFLOW = ("block", "drop_newest", "drop_oldest")
 _SKIP = object()  # a filtered-out value, in the ordered emitter
+END = object()  # what a source's next() returns once it is exhausted
 
 
 class _IO:
@@ -51,9 +52,42 @@ class _IO:
     async def call(self, fn: Callable[[Any], Any], value: Any) -> Any:
         return fn(value)
 
-    async def items(self, src: Any) -> AsyncIterator[Any]:
-        for v in src:
-            yield v
+    def source(self, src: Any) -> Callable[[], Coroutine[Any, Any, Any]]:
+        """A ``next()`` coroutine over ``src``: each value, then ``END``.
+
+        A Chan is received until closed and drained, an async iterable
+        awaited, an iterable iterated. (Plain coroutines, not an async
+        generator: nothing is left for a finalizer when a role is cancelled.)
+        """
+        if isinstance(src, Chan):
+            recv = self.recv
+
+            async def next_from_chan() -> Any:
+                try:
+                    return await recv(src)
+                except Closed:
+                    return END
+
+            return next_from_chan
+        if hasattr(src, "__aiter__"):
+            anext_ = aiter(src).__anext__
+
+            async def next_from_aiter() -> Any:
+                try:
+                    return await anext_()
+                except StopAsyncIteration:
+                    return END
+
+            return next_from_aiter
+        step = iter(src).__next__
+
+        async def next_from_iter() -> Any:
+            try:
+                return step()
+            except StopIteration:
+                return END
+
+        return next_from_iter
 
 
 class _TaskIO(_IO):
@@ -75,16 +109,14 @@ class _TaskIO(_IO):
             return await fn(value)
         return fn(value)
 
-    async def items(self, src: Any) -> AsyncIterator[Any]:
-        if hasattr(src, "__aiter__"):
-            async for v in src:
-                yield v
-        else:
-            for v in src:
-                yield v
-
 
 _THREAD_IO = _IO()
+
+
+async def _close_source(io: _IO, src: Any) -> None:
+    """Close an async generator source we stopped early (its finally runs now)."""
+    if io.is_task and hasattr(src, "aclose") and hasattr(src, "__aiter__"):
+        await src.aclose()
 
 
 def _drive(role: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -206,7 +238,7 @@ async def _emit(io: _IO, kind: str, out: Chan[Any], value: Any, result: Any) -> 
         if result:
             await io.send(out, value)
     else:
-        async for item in io.items(result):
+        for item in result:
             await io.send(out, item)
 
 
@@ -214,11 +246,13 @@ def _feeder(group: Group, io: _IO, src: Any, inbox: Chan[Any]) -> None:
     """Start the role that moves ``src`` into ``inbox`` (then closes it)."""
 
     async def feed() -> None:
+        next_value = io.source(src)
         try:
-            async for v in io.items(src):
+            while (v := await next_value()) is not END:
                 await io.send(inbox, v)
         finally:
             inbox.close()
+            await _close_source(io, src)
 
     _spawn(group, io, feed)
 
@@ -277,13 +311,12 @@ def _ordered(
     workers_done = _Closer(workers)
 
     async def feed() -> None:
-        values = plumbing.items(src)
+        next_value = plumbing.source(src)
         try:
             while True:
                 await plumbing.send(window, None)  # a token before taking a value
-                try:
-                    v = await anext(values)
-                except StopAsyncIteration:
+                v = await next_value()
+                if v is END:
                     return
                 slot: Chan[Any] = Chan(1)
                 order.send_nowait(slot)  # never full: the window bounds it
@@ -291,6 +324,7 @@ def _ordered(
         finally:
             inbox.close()
             order.close()
+            await _close_source(plumbing, src)
 
     async def work() -> None:
         try:
@@ -303,7 +337,7 @@ def _ordered(
                 if kind == "filter":
                     result = v if result else _SKIP
                 elif kind == "flat_map":
-                    result = [x async for x in work_io.items(result)]
+                    result = list(result)
                 slot.send_nowait(result)
         finally:
             workers_done.done()
@@ -355,11 +389,13 @@ def merge_stage(group: Group, srcs: tuple[Any, ...], buffer: int) -> Chan[Any]:
 
     def forwarder(src: Any) -> Callable[[], Coroutine[Any, Any, None]]:
         async def forward() -> None:
+            next_value = io.source(src)
             try:
-                async for v in io.items(src):
+                while (v := await next_value()) is not END:
                     await io.send(out, v)
             finally:
                 closer.done()
+                await _close_source(io, src)
 
         return forward
 
@@ -426,8 +462,9 @@ def broadcast_stage(group: Group, src: Any, n: int, buffer: int, overflow: str) 
                 pass  # a receiver emptied it meanwhile: try again
 
     async def distribute() -> None:
+        next_value = io.source(src)
         try:
-            async for v in io.items(src):
+            while (v := await next_value()) is not END:
                 for i, out in enumerate(outs):
                     if overflow == "block":
                         await io.send(out, v)
@@ -436,6 +473,7 @@ def broadcast_stage(group: Group, src: Any, n: int, buffer: int, overflow: str) 
         finally:
             for out in outs:
                 out.close()
+            await _close_source(io, src)
 
     _spawn(group, io, distribute)
     return outs
