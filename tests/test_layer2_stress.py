@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import trio
 
-from chanpy import Cancelled, Context, Group
+from chanpy import Cancelled, Chan, Context, Group
 from tests.crew import stress_scale
 
 
@@ -149,38 +149,42 @@ def test_mixed_pipelines_under_failures_and_cancels(host: str, seed: int) -> Non
         asyncio.run(_async_run("asyncio", n, plan, bool(seed % 2)))
 
 
+def _storm_round(rng: random.Random) -> tuple[int, dict[str, int]]:
+    """One small group cancelled from a timer thread: (jobs started, outcomes)."""
+    gate: Chan[None] = Chan()
+    counts = {"ran": 0, "cancelled": 0}
+    lock = threading.Lock()
+    wait = rng.uniform(0, 0.002)
+
+    def job() -> None:
+        try:
+            gate.recv(timeout=wait)
+        except TimeoutError:
+            outcome = "ran"
+        except Cancelled:
+            with lock:
+                counts["cancelled"] += 1
+            raise
+        with lock:
+            counts[outcome] += 1
+
+    started = 0
+    with Group(limit=4) as g:
+        threading.Timer(rng.uniform(0, 0.003), g.cancel).start()
+        for _ in range(8):
+            g.go(job)  # raises Cancelled once cancelled: the group swallows it
+            started += 1
+    return started, counts
+
+
 def test_group_cancel_storm_counts_every_job() -> None:
     """Hundreds of small groups, each cancelled from another thread at a
     random moment: every job that started either ran to its end or was
     cancelled, none twice, and every group exits."""
-    from chanpy import Chan
-
     rng = random.Random(7)
     totals = {"ran": 0, "cancelled": 0}
     for _ in range(_scaled(300)):
-        gate: Chan[None] = Chan()
-        counts = {"ran": 0, "cancelled": 0}
-        lock = threading.Lock()
-        wait = rng.uniform(0, 0.002)
-
-        def job() -> None:
-            try:
-                gate.recv(timeout=wait)
-            except TimeoutError:
-                outcome = "ran"
-            except Cancelled:
-                with lock:
-                    counts["cancelled"] += 1
-                raise
-            with lock:
-                counts[outcome] += 1
-
-        started = 0
-        with Group(limit=4) as g:
-            threading.Timer(rng.uniform(0, 0.003), g.cancel).start()
-            for _ in range(8):
-                g.go(job)  # raises Cancelled once cancelled: the group swallows it
-                started += 1
+        started, counts = _storm_round(rng)
         assert counts["ran"] + counts["cancelled"] == started
         for key in totals:
             totals[key] += counts[key]
