@@ -18,10 +18,12 @@ a skipped implementation, never an import error here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import Any
@@ -808,6 +810,464 @@ def _janus_thread_ends() -> _Ends:
 
 
 # --------------------------------------------------------------------------
+# Layer 2: Group, pipeline stages and Context cancellation.
+# --------------------------------------------------------------------------
+
+GROUP_LIMIT = 4
+GROUP_POOL_QUEUE = 256
+"""The hand-written pool's job queue: as deep as a limited Group's start queue."""
+
+
+def _recorder(lat: list[int]) -> Callable[[int], None]:
+    """A job that records how long ago ``stamp`` was taken."""
+    append = lat.append
+
+    def record(stamp: int) -> None:
+        append(perf_counter_ns() - stamp)
+
+    return record
+
+
+# The three pools below are timed whole, from before their first thread
+# starts to after the last one stopped, as a program pays for them.
+
+
+def _group_pool_chanpy(n: int, stamped: bool) -> Measurement:
+    from chanpy import Group
+
+    lat: list[int] = []
+    record = _recorder(lat)
+    t0 = perf_counter_ns()
+    with Group(limit=GROUP_LIMIT) as g:
+        go = g.go
+        if stamped:
+            for _ in range(n):
+                go(record, perf_counter_ns())
+        else:
+            for _ in range(n):
+                go(_task)
+    return Measurement(n, perf_counter_ns() - t0, lat if stamped else None)
+
+
+def _group_pool_executor(n: int, stamped: bool) -> Measurement:
+    from concurrent.futures import ThreadPoolExecutor
+
+    lat: list[int] = []
+    record = _recorder(lat)
+    t0 = perf_counter_ns()
+    with ThreadPoolExecutor(GROUP_LIMIT) as ex:  # the exit is shutdown(wait=True)
+        submit = ex.submit
+        if stamped:
+            for _ in range(n):
+                submit(record, perf_counter_ns())
+        else:
+            for _ in range(n):
+                submit(_task)
+    return Measurement(n, perf_counter_ns() - t0, lat if stamped else None)
+
+
+def _group_pool_queue(n: int, stamped: bool) -> Measurement:
+    import queue
+
+    jobs: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue(
+        GROUP_POOL_QUEUE
+    )
+    lat: list[int] = []
+    record = _recorder(lat)
+
+    def worker() -> None:
+        get = jobs.get
+        while (job := get()) is not None:
+            fn, args = job
+            fn(*args)
+
+    t0 = perf_counter_ns()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(GROUP_LIMIT)]
+    for t in threads:
+        t.start()
+    put = jobs.put
+    if stamped:
+        for _ in range(n):
+            put((record, (perf_counter_ns(),)))
+    else:
+        no_args = ()
+        for _ in range(n):
+            put((_task, no_args))
+    for _ in threads:
+        put(None)  # one sentinel per worker
+    for t in threads:
+        t.join()
+    return Measurement(n, perf_counter_ns() - t0, lat if stamped else None)
+
+
+# A 3-stage pipeline, 4 workers a stage: x+1, then x*2, then x-3, so item x
+# comes out as 2x-1; a stamped run feeds perf_counter_ns() values and gets
+# each stamp back as (v+1)//2 (latency: source pulled → consumer received).
+
+PIPE_WORKERS = 4
+PIPE_BOUND = 4
+"""The peers' queue bound per stage (pypeln's maxsize): a chanpy stage holds
+``workers + buffer`` = 4 items ahead by default."""
+
+
+def _inc(x: int) -> int:
+    return x + 1
+
+
+def _dbl(x: int) -> int:
+    return x * 2
+
+
+def _dec3(x: int) -> int:
+    return x - 3
+
+
+def _stamps(n: int) -> Iterator[int]:
+    for _ in range(n):
+        yield perf_counter_ns()
+
+
+def _source(n: int, stamped: bool) -> Iterable[int]:
+    return _stamps(n) if stamped else range(n)
+
+
+def _drain(values: Iterable[int], stamped: bool, unstamp: Callable[[int], int]) -> _Drained:
+    count = total = 0
+    lat: list[int] = []
+    if stamped:
+        append = lat.append
+        for v in values:
+            append(perf_counter_ns() - unstamp(v))
+            count += 1
+    else:
+        for v in values:
+            count += 1
+            total += v
+    return _Drained(count, total, lat)
+
+
+async def _adrain(values: Any, stamped: bool, unstamp: Callable[[int], int]) -> _Drained:
+    count = total = 0
+    lat: list[int] = []
+    if stamped:
+        append = lat.append
+        async for v in values:
+            append(perf_counter_ns() - unstamp(v))
+            count += 1
+    else:
+        async for v in values:
+            count += 1
+            total += v
+    return _Drained(count, total, lat)
+
+
+@dataclass(frozen=True)
+class _Drained:
+    count: int
+    total: int
+    lat: list[int]
+
+    def check(self, n: int, stamped: bool, expected_total: int) -> None:
+        """Every item came out, and (unstamped) the right values."""
+        if self.count != n:
+            raise RuntimeError(f"{self.count} items came out of {n}")
+        if not stamped and self.total != expected_total:
+            raise RuntimeError(f"the items summed to {self.total}, not {expected_total}")
+
+
+def _pipe_unstamp(v: int) -> int:
+    return (v + 1) >> 1
+
+
+def _pipe_total(n: int) -> int:
+    return n * (n - 1) - n  # the sum of 2x-1 over range(n)
+
+
+def _pipeline3_chanpy(ordered: bool) -> Run:
+    def run(n: int, stamped: bool) -> Measurement:
+        from chanpy import Group
+
+        t0 = perf_counter_ns()
+        with Group() as g:
+            s = g.map(_inc, _source(n, stamped), workers=PIPE_WORKERS, ordered=ordered)
+            s = g.map(_dbl, s, workers=PIPE_WORKERS, ordered=ordered)
+            s = g.map(_dec3, s, workers=PIPE_WORKERS, ordered=ordered)
+            got = _drain(s, stamped, _pipe_unstamp)
+        elapsed = perf_counter_ns() - t0
+        got.check(n, stamped, _pipe_total(n))
+        return Measurement(n, elapsed, got.lat if stamped else None)
+
+    return run
+
+
+def _pipeline3_queue(n: int, stamped: bool) -> Measurement:
+    """Threads and bounded queue.Queues; each worker passes one sentinel on."""
+    import queue
+
+    qs: list[queue.Queue[int | None]] = [queue.Queue(PIPE_BOUND) for _ in range(4)]
+    src = _source(n, stamped)
+
+    def feed() -> None:
+        put = qs[0].put
+        for v in src:
+            put(v)
+        for _ in range(PIPE_WORKERS):
+            put(None)
+
+    def stage(
+        fn: Callable[[int], int], inq: queue.Queue[int | None], outq: queue.Queue[int | None]
+    ) -> None:
+        get, put = inq.get, outq.put
+        while (v := get()) is not None:
+            put(fn(v))
+        put(None)  # after this worker's last item
+
+    def results() -> Iterator[int]:
+        get = qs[3].get
+        left = PIPE_WORKERS
+        while True:
+            v = get()
+            if v is None:
+                left -= 1
+                if not left:
+                    return
+            else:
+                yield v
+
+    t0 = perf_counter_ns()
+    threads = [threading.Thread(target=feed, daemon=True)]
+    for k, fn in enumerate((_inc, _dbl, _dec3)):
+        threads += [
+            threading.Thread(target=stage, args=(fn, qs[k], qs[k + 1]), daemon=True)
+            for _ in range(PIPE_WORKERS)
+        ]
+    for t in threads:
+        t.start()
+    got = _drain(results(), stamped, _pipe_unstamp)
+    for t in threads:
+        t.join()
+    elapsed = perf_counter_ns() - t0
+    got.check(n, stamped, _pipe_total(n))
+    return Measurement(n, elapsed, got.lat if stamped else None)
+
+
+def _pipeline3_pypeln(n: int, stamped: bool) -> Measurement:
+    """pypeln's thread stages, chained as its docs show (``maxsize`` bounds each)."""
+    pl = _module("pypeln")
+
+    t0 = perf_counter_ns()
+    s = pl.thread.map(_inc, _source(n, stamped), workers=PIPE_WORKERS, maxsize=PIPE_BOUND)
+    s = pl.thread.map(_dbl, s, workers=PIPE_WORKERS, maxsize=PIPE_BOUND)
+    s = pl.thread.map(_dec3, s, workers=PIPE_WORKERS, maxsize=PIPE_BOUND)
+    got = _drain(s, stamped, _pipe_unstamp)
+    elapsed = perf_counter_ns() - t0
+    got.check(n, stamped, _pipe_total(n))
+    return Measurement(n, elapsed, got.lat if stamped else None)
+
+
+# An async map under asyncio, at most 4 calls in flight; the function
+# suspends once (asyncio.sleep(0)), so that the limit is exercised.
+
+AMAP_WORKERS = 4
+
+
+async def _ainc(x: int) -> int:
+    await asyncio.sleep(0)
+    return x + 1
+
+
+def _amap_unstamp(v: int) -> int:
+    return v - 1
+
+
+def _amap_total(n: int) -> int:
+    return n * (n + 1) // 2
+
+
+def _in_loop(main: Callable[[int, bool], Coroutine[Any, Any, tuple[int, _Drained]]]) -> Run:
+    def run(n: int, stamped: bool) -> Measurement:
+        elapsed, got = asyncio.run(main(n, stamped))
+        got.check(n, stamped, _amap_total(n))
+        return Measurement(n, elapsed, got.lat if stamped else None)
+
+    return run
+
+
+async def _amap_chanpy(n: int, stamped: bool) -> tuple[int, _Drained]:
+    from chanpy import Group
+
+    t0 = perf_counter_ns()
+    async with Group() as g:
+        out = g.map(_ainc, _source(n, stamped), workers=AMAP_WORKERS)
+        got = await _adrain(out, stamped, _amap_unstamp)
+    return perf_counter_ns() - t0, got
+
+
+async def _amap_taskgroup(n: int, stamped: bool) -> tuple[int, _Drained]:
+    """One task per item, the semaphore lets 4 call at once (unordered)."""
+    sem = asyncio.Semaphore(AMAP_WORKERS)
+    acc = [0, 0]
+    lat: list[int] = []
+    append = lat.append
+
+    async def one(x: int) -> None:
+        async with sem:
+            v = await _ainc(x)
+        if stamped:
+            append(perf_counter_ns() - _amap_unstamp(v))
+        acc[0] += 1
+        acc[1] += v
+
+    t0 = perf_counter_ns()
+    async with asyncio.TaskGroup() as tg:
+        for x in _source(n, stamped):
+            tg.create_task(one(x))
+    return perf_counter_ns() - t0, _Drained(acc[0], acc[1], lat)
+
+
+async def _amap_aiostream(n: int, stamped: bool) -> tuple[int, _Drained]:
+    """aiostream's ``stream.map(xs, f, task_limit=4)`` (ordered, its default)."""
+    stream = _module("aiostream").stream
+
+    t0 = perf_counter_ns()
+    xs = stream.iterate(_source(n, stamped))
+    async with stream.map(xs, _ainc, task_limit=AMAP_WORKERS).stream() as results:
+        got = await _adrain(results, stamped, _amap_unstamp)
+    return perf_counter_ns() - t0, got
+
+
+# n workers park (a thread each) until they are told to stop; the time is
+# from that call (cancel, set, the sentinels) until every thread has ended.
+# A stamped run records, per worker, when it woke up after the call.
+
+PARK_TIMEOUT_S = 60.0
+SETTLE_S = 0.02
+"""After the last worker said it is about to park, give it time to park."""
+
+
+class _Arrivals:
+    """Counts the workers about to park; ``wait`` until all n are (and settled)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.count = 0
+        self._lock = threading.Lock()
+        self._all = threading.Event()
+
+    def arrive(self) -> None:
+        with self._lock:
+            self.count += 1
+            if self.count == self.n:
+                self._all.set()
+
+    def wait(self) -> None:
+        if not self._all.wait(PARK_TIMEOUT_S):
+            raise RuntimeError(f"only {self.count} of {self.n} workers started")
+        time.sleep(SETTLE_S)
+
+
+def _check_parked(ch: Any, n: int) -> None:
+    waiting = ch.statistics().waiting_receivers
+    if waiting != n:
+        raise RuntimeError(f"{waiting} of {n} workers are parked in recv")
+
+
+def _cancel_group(n: int, stamped: bool) -> Measurement:
+    from chanpy import Cancelled, Chan, Group
+
+    never: Chan[None] = Chan()
+    arrivals = _Arrivals(n)
+    woke: list[int] = []
+
+    def worker() -> None:
+        arrivals.arrive()
+        try:
+            never.recv()
+        except Cancelled:
+            if stamped:
+                woke.append(perf_counter_ns())
+            raise
+
+    with Group() as g:
+        for _ in range(n):
+            g.go(worker)
+        arrivals.wait()
+        _check_parked(never, n)
+        t0 = perf_counter_ns()
+        g.cancel()
+    elapsed = perf_counter_ns() - t0
+    return Measurement(n, elapsed, [t - t0 for t in woke] if stamped else None)
+
+
+def _parked_threads(
+    n: int,
+    stamped: bool,
+    park: Callable[[], object],
+    ready: Callable[[], None],
+    stop: Callable[[], None],
+) -> Measurement:
+    """n threads that each ``park()``; ``stop()`` is timed until all have ended."""
+    arrivals = _Arrivals(n)
+    woke: list[int] = []
+
+    def worker() -> None:
+        arrivals.arrive()
+        park()
+        if stamped:
+            woke.append(perf_counter_ns())
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
+    for t in threads:
+        t.start()
+    arrivals.wait()
+    ready()
+    t0 = perf_counter_ns()
+    stop()
+    for t in threads:
+        t.join()
+    elapsed = perf_counter_ns() - t0
+    return Measurement(n, elapsed, [t - t0 for t in woke] if stamped else None)
+
+
+def _cancel_context(n: int, stamped: bool) -> Measurement:
+    """Plain threads, each in ``with ctx:`` blocked in recv; ``ctx.cancel()``."""
+    from chanpy import Cancelled, Chan, Context
+
+    never: Chan[None] = Chan()
+    ctx = Context()
+
+    def park() -> None:
+        with ctx:
+            try:
+                never.recv()
+            except Cancelled:
+                pass
+
+    def stop() -> None:
+        ctx.cancel()
+
+    return _parked_threads(n, stamped, park, lambda: _check_parked(never, n), stop)
+
+
+def _cancel_event(n: int, stamped: bool) -> Measurement:
+    event = threading.Event()
+    return _parked_threads(n, stamped, event.wait, lambda: None, event.set)
+
+
+def _cancel_queue(n: int, stamped: bool) -> Measurement:
+    """Threads blocked in ``Queue.get()``, stopped by one sentinel each."""
+    import queue
+
+    q: queue.Queue[None] = queue.Queue()
+
+    def stop() -> None:
+        for _ in range(n):
+            q.put(None)
+
+    return _parked_threads(n, stamped, q.get, lambda: None, stop)
+
+
+# --------------------------------------------------------------------------
 # The scenarios.
 # --------------------------------------------------------------------------
 
@@ -987,6 +1447,85 @@ SCENARIOS: tuple[Scenario, ...] = (
         messages=100_000,
         busy_messages=30_000,
         go="pool-4",
+    ),
+    Scenario(
+        name="group-pool",
+        title="Group(limit=4): 100 000 trivial g.go() jobs, per task",
+        description="`with Group(limit=4) as g:` runs n trivial jobs with g.go(fn), timed "
+        "from entry to exit (threads started and joined), vs a ThreadPoolExecutor(4) "
+        "(submit each, then shutdown) and a hand-written 4-thread pool on a bounded "
+        "queue.Queue with sentinels.",
+        unit="task",
+        chanpy=Impl("chanpy Group", _group_pool_chanpy),
+        peers=(
+            Impl("ThreadPoolExecutor", _group_pool_executor),
+            Impl("queue.Queue pool", _group_pool_queue),
+        ),
+        messages=100_000,
+        busy_messages=30_000,
+        targets=(
+            Target("ThreadPoolExecutor", 0.2, "≥ 5x ThreadPoolExecutor's throughput", p99=False),
+        ),
+    ),
+    Scenario(
+        name="pipeline-3x4",
+        title="3-stage g.map pipeline, 4 worker threads a stage, per item",
+        description="x+1, x*2, x-3 as three g.map stages of 4 workers each (ordered, "
+        "the default) over n items, the consumer counting and summing them; vs the "
+        "same on threads and bounded queue.Queue(4)s, and on pypeln's thread stages "
+        "(workers=4, maxsize=4). Both peers are unordered; so is the second chanpy row.",
+        unit="item",
+        chanpy=Impl("chanpy g.map", _pipeline3_chanpy(True)),
+        peers=(
+            Impl("chanpy g.map ordered=False", _pipeline3_chanpy(False)),
+            Impl("queue.Queue threads", _pipeline3_queue),
+            Impl("pypeln.thread", _pipeline3_pypeln, requires=("pypeln",)),
+        ),
+        messages=20_000,
+        busy_messages=5_000,
+        targets=(
+            Target("queue.Queue threads", 0.5, "≥ 2x the queue.Queue pipeline", p99=False),
+            Target("pypeln.thread", 0.5, "≥ 2x pypeln's thread stages", p99=False),
+        ),
+    ),
+    Scenario(
+        name="amap-asyncio",
+        title="g.map of an async function under asyncio, 4 at a time, per item",
+        description="`async with Group() as g: g.map(f, range(n), workers=4)` with "
+        "`async def f(x): await asyncio.sleep(0); return x + 1`, consumed with async for; "
+        "vs asyncio.TaskGroup with one task per item behind an asyncio.Semaphore(4), and "
+        "aiostream's stream.map(xs, f, task_limit=4).",
+        unit="item",
+        chanpy=Impl("chanpy g.map", _in_loop(_amap_chanpy), needs_async=True),
+        peers=(
+            Impl("TaskGroup + Semaphore(4)", _in_loop(_amap_taskgroup)),
+            Impl("aiostream", _in_loop(_amap_aiostream), requires=("aiostream",)),
+        ),
+        messages=20_000,
+        busy_messages=10_000,
+        targets=(
+            Target("TaskGroup + Semaphore(4)", 1.0, "not slower than TaskGroup", p99=False),
+            Target("aiostream", 1.0, "not slower than aiostream", p99=False),
+        ),
+    ),
+    Scenario(
+        name="cancel-latency",
+        title="stop n parked worker threads: from the call until all ended, per worker",
+        description="A Group of n (1000) workers blocked in recv on a channel; the time "
+        "from g.cancel() until the group's exit returns (every thread ended). Vs n plain "
+        "threads each in `with ctx:` blocked in recv (ctx.cancel(), then join), n threads "
+        "in threading.Event.wait() (set(), join) and n threads in Queue.get() (one "
+        "sentinel each, join). Latency: from the call until each worker woke.",
+        unit="worker",
+        chanpy=Impl("chanpy Group.cancel", _cancel_group),
+        peers=(
+            Impl("chanpy Context.cancel, threads", _cancel_context),
+            Impl("threading.Event", _cancel_event),
+            Impl("queue.Queue sentinels", _cancel_queue),
+        ),
+        messages=1_000,
+        busy_messages=100,
+        min_messages=100,
     ),
 )
 
