@@ -78,9 +78,10 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description=(
-            "Benchmark chanpy's channels against what you would use otherwise "
-            "(queue.Queue, trio, asyncio, janus, culsans, aiologic, pygolang, "
-            "concurrent.futures, Go). chanpy and each installed peer run interleaved "
+            "Benchmark chanpy's channels, groups and pipeline stages against what you "
+            "would use otherwise (queue.Queue, trio, asyncio, janus, culsans, aiologic, "
+            "pygolang, concurrent.futures, pypeln, aiostream, Go). chanpy and each "
+            "installed peer run interleaved "
             "in this process; every result is a ratio to a peer measured in the same "
             "run. Missing peers are reported as skipped: install them with "
             "pip install 'chanpy[bench]'."

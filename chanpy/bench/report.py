@@ -26,6 +26,8 @@ _DISTRIBUTIONS = {
     "culsans": "culsans",
     "aiologic": "aiologic",
     "pygolang": "pygolang",
+    "pypeln": "pypeln",
+    "aiostream": "aiostream",
     "cffi": "cffi",
 }
 
@@ -222,6 +224,8 @@ def render_table(
         lines.append("")
         label = " + busy Python thread" if busy else ""
         lines.append(f"{s.name}{label} — {s.title}")
+        if busy and s.latency:
+            lines.append(f"  latency: {s.latency}")
         header = f"  {'implementation':<34} {s.unit + 's/run':>13} {'ns/' + s.unit:>14}  "
         header += f"{'[min - max]':<21}"
         if busy:

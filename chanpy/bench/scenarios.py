@@ -127,6 +127,8 @@ class Scenario:
     """The fewest ops a run should do to be representative (twice a buffer of
     1024, so that senders do block); only an implementation too slow to do
     that within its time allowance does fewer."""
+    latency: str | None = None
+    """What a latency sample is here, when not send → receive (shown in tables)."""
 
     @property
     def impls(self) -> tuple[Impl, ...]:
@@ -1463,6 +1465,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         messages=100_000,
         busy_messages=30_000,
+        latency="from the g.go() / submit() / put() call until the job starts",
         targets=(
             Target("ThreadPoolExecutor", 0.2, "≥ 5x ThreadPoolExecutor's throughput", p99=False),
         ),
@@ -1483,6 +1486,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         messages=20_000,
         busy_messages=5_000,
+        latency="from the source yielding an item until the consumer has it",
         targets=(
             Target("queue.Queue threads", 0.5, "≥ 2x the queue.Queue pipeline", p99=False),
             Target("pypeln.thread", 0.5, "≥ 2x pypeln's thread stages", p99=False),
@@ -1503,6 +1507,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         messages=20_000,
         busy_messages=10_000,
+        latency="from the source yielding an item until the consumer has its result "
+        "(TaskGroup: all tasks are created first, so items wait behind the semaphore)",
         targets=(
             Target("TaskGroup + Semaphore(4)", 1.0, "not slower than TaskGroup", p99=False),
             Target("aiostream", 1.0, "not slower than aiostream", p99=False),
@@ -1526,6 +1532,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         messages=1_000,
         busy_messages=100,
         min_messages=100,
+        latency="from the cancel() / set() call until each worker woke",
     ),
 )
 
