@@ -167,23 +167,39 @@ static PyObject *raise_closed_send(void)
     return NULL;
 }
 
-/* 1 if a chanpy Context scope is active here (chanpy._context's contextvar
- * holds one), 0 if not, -1 on error. Inside a scope a blocking call skips the
- * fast path: the parker checks for cancellation before touching any channel
- * (cancellation wins over readiness) and waits on the scope's done channel
- * as one more case. Outside, this costs one cached contextvar read. */
+/* What a blocking call finds in chanpy._scope's contextvar: NO_SCOPE;
+ * IN_SCOPE, the scope's context not cancelled (the fast path may complete
+ * the call; a wait goes to the parker, which also waits on the scope's done
+ * channel); CANCELLED_SCOPE (the parker raises Cancelled before touching
+ * any channel: cancellation wins over readiness); -1 on error. Cancelled is
+ * read as "the scope's done channel is closed": one atomic load. Outside a
+ * scope this costs one cached contextvar read. */
+enum { NO_SCOPE, IN_SCOPE, CANCELLED_SCOPE };
+static PyObject *str_done;
+
 static int in_scope(void)
 {
     if (!scope_var)
-        return 0;
+        return NO_SCOPE;
     PyObject *v;
     if (PyContextVar_Get(scope_var, NULL, &v) < 0)
         return -1;
-    if (!v)
-        return 0;
-    int active = v != Py_None;
+    if (!v || v == Py_None) {
+        Py_XDECREF(v);
+        return NO_SCOPE;
+    }
+    PyObject *done = PyObject_GetAttr(v, str_done);
     Py_DECREF(v);
-    return active;
+    if (!done)
+        return -1;
+    int r = IN_SCOPE;
+    if (!ChanCore_Check(done)) {
+        PyErr_SetString(PyExc_TypeError, "a chanpy scope's done must be a Chan");
+        r = -1;
+    } else if (chp_chan_is_closed(((ChanCore *)done)->chan))
+        r = CANCELLED_SCOPE;
+    Py_DECREF(done);
+    return r;
 }
 
 /* Hand a blocking operation to the Python parker: (cases, seconds, api),
@@ -415,7 +431,7 @@ static PyObject *ChanCore_send(ChanCore *self, PyObject *const *args,
     int scoped = in_scope();
     if (scoped < 0)
         return NULL;
-    if (!scoped) {
+    if (scoped != CANCELLED_SCOPE) {
         int r = offer(self, value);
         if (r == CHP_OK)
             Py_RETURN_NONE;
@@ -463,7 +479,7 @@ static PyObject *ChanCore_recv(ChanCore *self, PyObject *const *args,
     int scoped = in_scope();
     if (scoped < 0)
         return NULL;
-    if (!scoped) {
+    if (scoped != CANCELLED_SCOPE) {
         v = take(self);
         if (v == CLOSED) {
             PyErr_SetString(Closed_exc, "receive on a closed, drained channel");
@@ -907,11 +923,11 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args,
     if (blocking < 0)
         return NULL;
     /* select(block=False) is a _nowait form: it ignores cancellation. */
-    int scoped = blocking ? in_scope() : 0;
+    int scoped = blocking ? in_scope() : NO_SCOPE;
     if (scoped < 0)
         return NULL;
     PyObject *res;
-    if (scoped)
+    if (scoped == CANCELLED_SCOPE)
         goto park;
     res = try_items(args, nargs);
     if (res != WOULDBLOCK)
@@ -1171,6 +1187,8 @@ static PyObject *mod_setup(PyObject *mod, PyObject *args)
         return NULL;
     }
     Py_XSETREF(scope_var, Py_XNewRef(scope));
+    if (!str_done && !(str_done = PyUnicode_InternFromString("done")))
+        return NULL;
     Py_XSETREF(Closed_exc, Py_NewRef(closed));
     Py_XSETREF(WouldBlock_exc, Py_NewRef(wouldblock));
     Py_XSETREF(park_select, Py_NewRef(park));

@@ -24,10 +24,11 @@ class Scope:
     when the scope ends.
     """
 
-    __slots__ = ("context", "task", "token")
+    __slots__ = ("context", "done", "task", "token")
 
     def __init__(self, context: Context, task: Any = None) -> None:
         self.context = context
+        self.done = context.done  # read by the C fast path: closed = cancelled
         self.task = task
         self.token: Token[Scope | None] | None = None
 

@@ -207,9 +207,13 @@ def map_stage(
     received until closed and drained; an iterable; or, in an async group,
     an async iterable). ``ordered=True`` emits in source order and takes a
     value from the source only while fewer than ``workers + buffer`` are
-    taken and not yet received from the output; ``ordered=False`` emits
-    each result as it is ready, into an output buffered by ``buffer``.
-    For ``flat_map`` ordered, each call's iterable is listed by its worker.
+    taken and not yet emitted; ``ordered=False`` emits each result as it
+    is ready, and holds at most ``workers`` values of a Chan source
+    (``2 * workers + buffer + 1`` of an iterable, which a feeder hands over
+    through a ``workers + buffer``-place channel). In both, the output is
+    buffered by ``buffer``. ``flat_map``'s ``fn`` returns an iterable;
+    ordered, each one is listed by its worker. A buffer is what makes thread
+    pipelines fast: a small hand-off costs a thread wake-up per value.
 
     Never blocks. Raises ValueError for ``workers`` (an int >= 1) or
     ``buffer`` (an int >= 0), TypeError for ``fn``, ``ordered`` or ``src``,
@@ -271,7 +275,7 @@ def _unordered(
     if isinstance(src, Chan):
         inbox = src
     else:
-        inbox = Chan()
+        inbox = Chan(workers + buffer)  # hand-offs that do not wake a thread per value
         _feeder(group, plumbing, src, inbox)
     closer = _Closer(workers, out)
 
@@ -301,36 +305,61 @@ def _ordered(
     plumbing: _IO,
     work_io: _IO,
 ) -> Chan[Any]:
-    # window: one token per value taken from src and not yet emitted;
-    # order: each value's result slot, in source order, for the emitter.
-    ahead = workers + buffer
-    out: Chan[Any] = Chan()
-    window: Chan[None] = Chan(ahead)
-    order: Chan[Chan[Any]] = Chan(ahead)
-    inbox: Chan[tuple[Any, Chan[Any]]] = Chan(ahead)
-    workers_done = _Closer(workers)
+    # window: one token per value taken from src and not yet emitted into
+    # out, so the stage holds at most workers + buffer (and out's buffer
+    # holds up to `buffer` more).
+    # A worker files its result under the value's index; whichever worker
+    # files the next index due emits it and every due one after it, one
+    # emitter at a time, so results leave in source order with no thread
+    # of their own and no wake-up per value.
+    out: Chan[Any] = Chan(buffer)
+    window: Chan[None] = Chan(workers + buffer)
+    inbox: Chan[tuple[int, Any]] = Chan(workers + buffer)
+    workers_done = _Closer(workers, out)
+    lock = threading.Lock()
+    pending: dict[int, Any] = {}
+    due = [0, False]  # [next index to emit, a worker is emitting]
 
     async def feed() -> None:
         next_value = plumbing.source(src)
+        i = 0
         try:
             while True:
                 await plumbing.send(window, None)  # a token before taking a value
                 v = await next_value()
                 if v is END:
                     return
-                slot: Chan[Any] = Chan(1)
-                order.send_nowait(slot)  # never full: the window bounds it
-                inbox.send_nowait((v, slot))
+                inbox.send_nowait((i, v))  # never full: the window bounds it
+                i += 1
         finally:
             inbox.close()
-            order.close()
             await _close_source(plumbing, src)
+
+    async def emit_due() -> None:
+        try:
+            while True:
+                with lock:
+                    if due[0] not in pending:
+                        due[1] = False
+                        return
+                    result = pending.pop(due[0])
+                    due[0] += 1
+                if kind == "flat_map":
+                    for item in result:
+                        await work_io.send(out, item)
+                elif result is not _SKIP:
+                    await work_io.send(out, result)
+                window.recv_nowait()
+        except BaseException:
+            with lock:
+                due[1] = False
+            raise
 
     async def work() -> None:
         try:
             while True:
                 try:
-                    v, slot = await work_io.recv(inbox)
+                    i, v = await work_io.recv(inbox)
                 except Closed:
                     return
                 result = await work_io.call(fn, v)
@@ -338,34 +367,18 @@ def _ordered(
                     result = v if result else _SKIP
                 elif kind == "flat_map":
                     result = list(result)
-                slot.send_nowait(result)
+                with lock:
+                    pending[i] = result
+                    if due[1] or i != due[0]:
+                        continue
+                    due[1] = True
+                await emit_due()
         finally:
             workers_done.done()
-
-    async def emit() -> None:
-        try:
-            while True:
-                try:
-                    slot = await plumbing.recv(order)
-                except Closed:
-                    return
-                try:
-                    result = await plumbing.recv(slot)
-                except Closed:
-                    return  # pragma: no cover - slots are never closed
-                if kind == "flat_map":
-                    for item in result:
-                        await plumbing.send(out, item)
-                elif result is not _SKIP:
-                    await plumbing.send(out, result)
-                window.recv_nowait()
-        finally:
-            out.close()
 
     _spawn(group, plumbing, feed)
     for _ in range(workers):
         _spawn(group, work_io, work)
-    _spawn(group, plumbing, emit)
     return out
 
 

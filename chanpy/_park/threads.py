@@ -63,9 +63,9 @@ def _refuse_in_event_loop(api: str) -> None:
 def wait_select(cases: tuple[Any, ...], timeout: float | None, api: str = "select") -> Any:
     """Block this thread until one case completes; return its ``Selected``.
 
-    Outside a Context scope the caller (the public call ``api``: send, recv
-    or select) has already polled the cases once. Inside one it has not:
-    a cancelled scope raises Cancelled before any case is tried, and the
+    The caller (the public call ``api``: send, recv or select) has polled
+    the cases once, unless it found the current Context scope cancelled:
+    then this raises Cancelled before any case is tried. Inside a scope the
     wait includes the scope's ``done`` channel as one more case, so a
     cancel wakes it and it raises Cancelled having taken nothing. Raises
     TimeoutError when ``timeout`` seconds pass first; may raise Closed
