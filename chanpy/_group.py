@@ -110,11 +110,13 @@ class Group:
         # A token per job in flight (None: no limit).
         self._slots: Chan[None] | None = None if limit is None else Chan(limit)
         # Thread jobs for the pooled threads. With a limit: the start queue
-        # (bounded: go() waits when it is full). Without: unbuffered, and a
-        # job no idle thread takes at once gets a new thread.
-        self._jobs: Chan[_Job] = Chan(0 if limit is None else START_QUEUE)
+        # (bounded: go() waits when it is full). Without: a job goes there
+        # only if it reserved an idle thread (`_idle`), else it gets a new
+        # thread, so every job starts at once either way.
+        self._jobs: Chan[_Job] = Chan(START_QUEUE)
         self._threads: list[threading.Thread] = []
         self._runners = 0  # with a limit: the threads that run go()'s jobs
+        self._idle = 0  # without: pooled threads waiting for a job, not yet promised one
         self._nursery: Any = None
         self._nursery_cm: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -492,8 +494,7 @@ class Group:
 
     def _start_thread(self, job: _Job) -> bool:
         # Limited: a new pooled thread while fewer than `limit` run jobs,
-        # else the start queue (buffered, `limit` places). Unlimited: an
-        # idle thread parked on the unbuffered queue, else a new thread.
+        # else the start queue. Unlimited: an idle thread, else a new one.
         self._count_in()
         if self._limit is not None and self._reserve_runner():
             self._new_thread(job, _RUNNER)
@@ -507,10 +508,20 @@ class Group:
         return False
 
     def _hand_to_idle(self, job: _Job) -> bool:
+        """Queue ``job`` if that starts it: room in a limited group's start
+        queue, or an idle thread reserved for it in an unlimited group."""
+        if self._limit is None:
+            with self._lock:
+                if self._idle == 0:
+                    return False
+                self._idle -= 1
         try:
             self._jobs.send_nowait(job)
             return True
         except WouldBlock:
+            if self._limit is None:
+                with self._lock:
+                    self._idle += 1
             return False
 
     def _reserve_runner(self) -> bool:
@@ -540,6 +551,9 @@ class Group:
             if job is None:
                 if kind == _ONCE:
                     return
+                if kind == _POOLED:
+                    with self._lock:
+                        self._idle += 1  # a job may now be promised to us
                 try:
                     job = jobs.recv()
                 except Exception:  # Closed: the group has exited
