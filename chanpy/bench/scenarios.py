@@ -907,9 +907,9 @@ def _group_pool_queue(n: int, stamped: bool) -> Measurement:
 # each stamp back as (v+1)//2 (latency: source pulled → consumer received).
 
 PIPE_WORKERS = 4
-PIPE_BOUND = 4
-"""The peers' queue bound per stage (pypeln's maxsize): a chanpy stage holds
-``workers + buffer`` = 4 items ahead by default."""
+PIPE_BOUND = 64
+"""Each stage's bound: the peers' queue maxsize, chanpy's ``buffer``. A small
+bound makes every thread pipeline pay a thread wake-up per item."""
 
 
 def _inc(x: int) -> int:
@@ -991,9 +991,11 @@ def _pipeline3_chanpy(ordered: bool) -> Run:
 
         t0 = perf_counter_ns()
         with Group() as g:
-            s = g.map(_inc, _source(n, stamped), workers=PIPE_WORKERS, ordered=ordered)
-            s = g.map(_dbl, s, workers=PIPE_WORKERS, ordered=ordered)
-            s = g.map(_dec3, s, workers=PIPE_WORKERS, ordered=ordered)
+            s = g.map(
+                _inc, _source(n, stamped), workers=PIPE_WORKERS, ordered=ordered, buffer=PIPE_BOUND
+            )
+            s = g.map(_dbl, s, workers=PIPE_WORKERS, ordered=ordered, buffer=PIPE_BOUND)
+            s = g.map(_dec3, s, workers=PIPE_WORKERS, ordered=ordered, buffer=PIPE_BOUND)
             got = _drain(s, stamped, _pipe_unstamp)
         elapsed = perf_counter_ns() - t0
         got.check(n, stamped, _pipe_total(n))
@@ -1474,9 +1476,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="pipeline-3x4",
         title="3-stage g.map pipeline, 4 worker threads a stage, per item",
         description="x+1, x*2, x-3 as three g.map stages of 4 workers each (ordered, "
-        "the default) over n items, the consumer counting and summing them; vs the "
-        "same on threads and bounded queue.Queue(4)s, and on pypeln's thread stages "
-        "(workers=4, maxsize=4). Both peers are unordered; so is the second chanpy row.",
+        "the default; buffer=64) over n items, the consumer counting and summing them; "
+        "vs the same on threads and bounded queue.Queue(64)s, and on pypeln's thread "
+        "stages (workers=4, maxsize=64). Both peers are unordered; so is the second "
+        "chanpy row.",
         unit="item",
         chanpy=Impl("chanpy g.map", _pipeline3_chanpy(True)),
         peers=(
