@@ -62,7 +62,8 @@ def _nav_pages() -> set[str]:
     return pages
 
 
-def test_the_core_recipes_are_there() -> None:
+def test_every_chapter_of_the_cookbook_is_there() -> None:
+    """The Go-by-Example order the cookbook promises, core and Layer 2."""
     names = {p.stem for p in RECIPES}
     assert {
         "01_channels",
@@ -72,7 +73,15 @@ def test_the_core_recipes_are_there() -> None:
         "05_timeouts",
         "06_non_blocking",
         "07_timers_and_tickers",
+        "08_worker_pools",
+        "09_errgroup",
+        "10_pipelines",
+        "11_fan_in",
+        "12_fan_out",
+        "13_broadcast",
         "14_rate_limiting",
+        "15_graceful_shutdown",
+        "16_context_cancellation",
         "17_threads_and_trio",
         "18_threads_and_asyncio",
     } <= names

@@ -1,4 +1,4 @@
-"""The documentation's examples run: every ```python block in docs/*.md.
+"""The documentation's examples run: every ```python block in docs/*.md and README.md.
 
 Blocks of one page run in page order in one shared namespace, so a page may
 build on names its earlier blocks defined (each page says so). Each page gets
@@ -81,7 +81,8 @@ def python_blocks(markdown: str) -> list[tuple[int, str]]:
 
 
 def _pages_with_examples() -> list[Path]:
-    return [p for p in sorted(DOCS.glob("*.md")) if python_blocks(p.read_text())]
+    pages = [*sorted(DOCS.glob("*.md")), DOCS.parent / "README.md"]
+    return [p for p in pages if python_blocks(p.read_text())]
 
 
 def test_python_blocks_finds_only_python_fences_with_page_line_numbers() -> None:
