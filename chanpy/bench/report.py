@@ -256,7 +256,7 @@ def render_table(
                 lines.append(f"  {'':<34} ({impl.note})")
     if checks:
         lines.append("")
-        lines.append("targets (issue 2):")
+        lines.append("targets:")
         for c in checks:
             mark = {True: "met    ", False: "NOT MET", None: "n/a    "}[c.met]
             lines.append(f"  {mark} {c.scenario}: {c.goal} — {c.value}")

@@ -357,7 +357,7 @@ def _run_go(go: GoBench | None, name: str, ops: int, rounds: int) -> ImplResult:
 
 @dataclass(frozen=True)
 class TargetCheck:
-    """One of issue 2's performance goals, checked against a run."""
+    """One of the project's performance goals, checked against a run."""
 
     scenario: str
     goal: str

@@ -93,7 +93,7 @@ class Impl:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal the project set for a ratio (issue 2's performance targets)."""
+    """A goal the project set for a ratio (a performance target)."""
 
     peer: str
     max_ratio: float
