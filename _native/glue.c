@@ -177,9 +177,13 @@ static PyObject *raise_closed_send(void)
 enum { NO_SCOPE, IN_SCOPE, CANCELLED_SCOPE };
 static PyObject *str_done;
 
+/* Set once the first scope is made (mod_scopes_used): until then a
+ * program that never uses a Context pays one load of this flag. */
+static int scopes_used;
+
 static int in_scope(void)
 {
-    if (!scope_var)
+    if (!scopes_used || !scope_var)
         return NO_SCOPE;
     PyObject *v;
     if (PyContextVar_Get(scope_var, NULL, &v) < 0)
@@ -1195,6 +1199,12 @@ static PyObject *mod_setup(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_scopes_used(PyObject *mod, PyObject *unused)
+{
+    scopes_used = 1;
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_timeout_seconds(PyObject *mod, PyObject *t)
 {
     double secs;
@@ -1234,6 +1244,7 @@ static PyMethodDef mod_methods[] = {
      "timeout_seconds(timeout) -> float: seconds, or -1.0 for None. The "
      "same checks (TypeError, ValueError) as every blocking call."},
     {"_setup", (PyCFunction)mod_setup, METH_VARARGS, NULL},
+    {"_scopes_used", (PyCFunction)mod_scopes_used, METH_NOARGS, NULL},
     {"version", (PyCFunction)mod_version, METH_NOARGS,
      "The version baked into the native library."},
     {NULL}

@@ -9,8 +9,12 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
+from chanpy._ffi import fast
+
 if TYPE_CHECKING:
     from chanpy._context import Context
+
+_scopes_used = fast._scopes_used
 
 __all__ = ["Scope", "current_scope"]
 
@@ -27,6 +31,7 @@ class Scope:
     __slots__ = ("context", "done", "task", "token")
 
     def __init__(self, context: Context, task: Any = None) -> None:
+        _scopes_used()  # from now on the C fast path reads current_scope
         self.context = context
         self.done = context.done  # read by the C fast path: closed = cancelled
         self.task = task
