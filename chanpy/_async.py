@@ -95,25 +95,49 @@ def _begin_call() -> Any:
 
 
 class _DeliverCancel:
-    """Stands in for ``trio.lowlevel`` when the call's scope is already
-    cancelled (cancellation wins over readiness): its checkpoint raises the
-    task's native cancellation, which the scope turns into Cancelled."""
+    """Stands in for ``trio.lowlevel`` when the calling task's own scope is
+    already cancelled (cancellation wins over readiness): its checkpoint
+    raises the task's native cancellation, which the scope turns into
+    Cancelled as it leaves."""
 
-    @staticmethod
-    async def checkpoint_if_cancelled() -> None:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    async def checkpoint_if_cancelled(self) -> None:
         if (_thread_local.name or _library_cvar.get()) == "trio":
             await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
-        else:
-            await asyncio.sleep(0)
-        raise AssertionError("a cancelled scope's task was not cancelled")  # pragma: no cover
+            context = self._scope.context  # shielded: cancelled all the same
+            raise Cancelled(context, context._cause)
+        # A request not yet delivered (just made, or made by the scope's
+        # callback and still pending) raises here; one delivered before and
+        # caught (e.g. in a finally) will not come again, so raise anew.
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError("its chanpy Context was cancelled")
 
 
 def _cancelled_scope(scope: Scope) -> Any:
-    """A cancelled scope: raise Cancelled (thread scope) or cancel the task now."""
-    if scope.task is None:
+    """A cancelled scope: raise Cancelled, or cancel the owning task now."""
+    task = scope.task
+    if task is None or not task.owned_by_current():
+        # A thread scope, or a task that inherited its parent's scope.
         raise Cancelled(scope.context, scope.context._cause)
-    scope.task.deliver()
-    return _DeliverCancel
+    task.deliver()
+    return _DeliverCancel(scope)
+
+
+async def _park(trio_ll: Any, cases: tuple[Any, ...], seconds: float) -> Any:
+    """Wait on the calling task's parker. A task inside a scope it does not
+    own (it inherited it, or the scope is a thread's) also waits on the
+    scope's done channel, and raises Cancelled when that fires."""
+    parker = _parker(trio_ll)
+    scope = _current_scope.get()
+    if scope is None or (scope.task is not None and scope.task.owned_by_current()):
+        return await parker.wait_select(cases, seconds)
+    context = scope.context
+    done = await parker.wait_select((*cases, fast.recv(context._done)), seconds)
+    if done.index == len(cases):
+        raise Cancelled(context, context._cause)
+    return done
 
 
 # Chan.asend, Chan.arecv and Chan.__anext__ are these functions, bound as
@@ -143,7 +167,7 @@ async def asend(chan: Chan[Any], value: Any, timeout: float | None = None) -> No
         raise Closed("send on a closed channel")
     if seconds == 0:
         raise TimeoutError("send timed out: the channel was not ready")
-    await _parker(trio_ll).wait_select((fast.send(chan, value),), seconds)
+    await _park(trio_ll, (fast.send(chan, value),), seconds)
 
 
 async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
@@ -169,7 +193,7 @@ async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
         return v
     if seconds == 0:
         raise TimeoutError("recv timed out: no value was available")
-    done = await _parker(trio_ll).wait_select((fast.recv(chan),), seconds)
+    done = await _park(trio_ll, (fast.recv(chan),), seconds)
     if not done.ok:
         raise Closed("receive on a closed, drained channel")
     return done.value
@@ -206,4 +230,4 @@ async def aselect(*cases: Case[Any], timeout: float | None = None) -> Selected:
         return done  # type: ignore[no-any-return]
     if seconds == 0:
         raise TimeoutError("select timed out: no case was ready")
-    return await _parker(trio_ll).wait_select(cases, seconds)  # type: ignore[no-any-return]
+    return await _park(trio_ll, cases, seconds)  # type: ignore[no-any-return]

@@ -147,8 +147,10 @@ class Group:
         Cancelled this causes is left out of the exit's ExceptionGroup.
         Never blocks; safe from any thread or task.
         """
-        self._own_cancel = True
-        return self.context.cancel(cause)
+        cancelled = self.context.cancel(cause)
+        if cancelled:
+            self._own_cancel = True
+        return cancelled
 
     # -- entering and leaving ---------------------------------------------
 
@@ -243,11 +245,22 @@ class Group:
     def _body_failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled) and self._is_own_cancel(exc):
             return
-        if self._is_native_cancel(exc) or isinstance(exc, Cancelled):
+        if self._is_native_cancel(exc) or (
+            isinstance(exc, Cancelled) and self._is_lineage(exc.context)
+        ):
             # From outside: pass it on to the workers, then let it propagate.
             self._context_cancel(None)
             return
-        self._fail(exc)
+        self._fail(exc)  # a real error (a Cancelled of an inner context too)
+
+    def _is_lineage(self, context: Context) -> bool:
+        """Is ``context`` the group's context or one of its ancestors?"""
+        node: Context | None = self.context
+        while node is not None:
+            if node is context:
+                return True
+            node = node.parent
+        return False
 
     def _is_native_cancel(self, exc: BaseException) -> bool:
         if isinstance(exc, asyncio.CancelledError):
@@ -279,8 +292,10 @@ class Group:
             except Cancelled:
                 raise AssertionError("the exit's wait runs outside every scope") from None
             except BaseException as e:
-                if native is None and self._is_native_cancel(e):
-                    native = e
+                if self._is_native_cancel(e):
+                    # Pass it on to the workers, keep waiting (as often as
+                    # it comes), and re-raise the first once they are done.
+                    native = native or e
                     self._context_cancel(None)
                     continue
                 raise
@@ -336,10 +351,8 @@ class Group:
             self._context_cancel(exc)
 
     def _context_cancel(self, cause: BaseException | None) -> None:
-        if self._context is not None and not self._context.cancelled:
-            if cause is not None:
-                self._own_cancel = True
-            self._context.cancel(cause)
+        if self._context is not None and self._context.cancel(cause) and cause is not None:
+            self._own_cancel = True
 
     # -- starting workers ---------------------------------------------------
 
@@ -410,13 +423,18 @@ class Group:
         from chanpy._async import aselect
 
         context = self.context
-        while True:
-            case = self._wait_case(is_async, job)
+        case = self._wait_case(is_async, job)  # counts a thread job in
+        try:
             r = await aselect(case, recv(context.done))
-            if r.index == 1:
-                raise Cancelled(context, context.cause)
-            if self._started_after_wait(is_async, job):
-                return
+        except BaseException:
+            if not is_async:
+                self._job_done(False)
+            raise
+        if r.index == 1:
+            if not is_async:
+                self._job_done(False)
+            raise Cancelled(context, context.cause)
+        self._started_after_wait(is_async, job)
 
     # A job waits for: a slot token (a task) or a place in the start queue
     # (a thread job). Once it has one, it is started, and counted until done.

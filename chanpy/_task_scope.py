@@ -42,6 +42,15 @@ class _TrioScope:
         self.context = context
         self._cancel_scope = self._trio.CancelScope()
         self._token = self._trio.lowlevel.current_trio_token()
+        self._owner = self._trio.lowlevel.current_task()
+
+    def owned_by_current(self) -> bool:
+        """Is the calling task the one this scope cancels (not a child that
+        inherited the contextvar)?"""
+        try:
+            return bool(self._trio.lowlevel.current_task() is self._owner)
+        except RuntimeError:
+            return False
 
     def start(self) -> None:
         self._cancel_scope.__enter__()
@@ -92,22 +101,34 @@ class _AsyncioScope:
         self._cancelling = task.cancelling()
         self._state = _ENTERED
 
+    def owned_by_current(self) -> bool:
+        """Is the calling task the one this scope cancels?"""
+        try:
+            return asyncio.current_task() is self._task
+        except RuntimeError:
+            return False
+
     def start(self) -> None:
         if not self.context._on_cancel(id(self), self._cancel_from_anywhere):
             self.deliver()
 
-    def deliver(self) -> None:
-        """Cancel the task; runs in the loop's thread."""
-        if self._state == _ENTERED:
-            self._state = _CANCELLING
-            self._task.cancel("its chanpy Context was cancelled")
+    def deliver(self) -> bool:
+        """Cancel the task; runs in the loop's thread. True if this call did."""
+        if self._state != _ENTERED:
+            return False
+        self._state = _CANCELLING
+        self._task.cancel("its chanpy Context was cancelled")
+        return True
+
+    def _deliver_later(self) -> None:
+        self.deliver()
 
     def _cancel_from_anywhere(self) -> None:
         if threading.get_ident() == self._thread:
             self.deliver()
             return
         try:
-            self._loop.call_soon_threadsafe(self.deliver)
+            self._loop.call_soon_threadsafe(self._deliver_later)
         except RuntimeError:
             pass  # the loop is closed: nothing left to cancel
 

@@ -458,3 +458,52 @@ def test_remaining_counts_down_to_zero() -> None:
     assert 0 < left <= 0.02
     wait_until(lambda: ctx.cancelled, timeout=5)
     assert ctx.remaining() == 0.0
+
+
+def test_a_chanpy_await_in_cleanup_of_a_cancelled_asyncio_scope_raises_cancelled() -> None:
+    async def main() -> str:
+        ctx = Context()
+        ch: Chan[int] = Chan(1)
+        try:
+            async with ctx:
+                try:
+                    asyncio.get_running_loop().call_later(0.01, ctx.cancel)
+                    await Chan[int]().arecv()
+                finally:
+                    await ch.asend(1)  # cleanup: the scope is cancelled
+        except Cancelled:
+            return f"cancelled, buffered {len(ch)}"
+        return "not cancelled"
+
+    assert asyncio.run(main()) == "cancelled, buffered 0"
+
+
+@pytest.mark.parametrize("world", ["trio", "asyncio"])
+def test_a_child_task_that_inherited_the_scope_is_cancelled_too(world: str) -> None:
+    async def body(ops: Ops) -> list[str]:
+        ctx = Context()
+        seen: list[str] = []
+
+        async def child() -> None:
+            try:
+                await Chan[int]().arecv(timeout=10)
+            except Cancelled:
+                seen.append("child cancelled")
+
+        async with ctx:
+            if world == "trio":
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(child)
+                    await trio.sleep(0.02)
+                    ctx.cancel()
+            else:
+                task = asyncio.ensure_future(child())
+                await asyncio.sleep(0.02)
+                ctx.cancel()
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    await task
+        return seen
+
+    assert run(world, body) == ["child cancelled"]

@@ -469,3 +469,75 @@ def test_wait_until_all_pooled_threads_are_gone() -> None:
         for _ in range(100):
             g.go(time.sleep, 0)
     wait_until(lambda: threading.active_count() <= before, timeout=10)
+
+
+# -- regressions found in review ----------------------------------------------
+
+
+def test_a_cancelled_ago_of_a_thread_job_does_not_hang_the_exit() -> None:
+    gate: Chan[None] = Chan()
+
+    async def main() -> str:
+        async with Group(limit=1) as g:
+            while g.try_go(gate.recv):  # one runs, the start queue fills
+                pass
+            threading.Timer(0.05, g.cancel).start()
+            await g.ago(gate.recv)  # waits for a place; the cancel ends it
+        return "exited"
+
+    assert run_bounded(lambda: asyncio.run(main())) == "exited"
+
+
+def test_asyncio_exit_waits_for_workers_through_repeated_cancels() -> None:
+    finished: list[bool] = []
+
+    def slow() -> None:
+        time.sleep(0.3)
+        finished.append(True)
+
+    async def body() -> None:
+        async with Group() as g:
+            g.go(slow)
+            await asyncio.sleep(10)
+
+    async def main() -> list[bool]:
+        task = asyncio.ensure_future(body())
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(finished)  # read the moment the exit returned
+
+    assert asyncio.run(main()) == [True]
+
+
+def test_g_cancel_after_an_outer_cancel_still_propagates_it() -> None:
+    ctx = Context()
+    after_group: list[str] = []
+    with pytest.raises(Cancelled), ctx:  # noqa: PT012
+        with Group() as g:
+            ctx.cancel()
+            assert g.cancel() is False
+            Chan[int]().recv()
+        after_group.append("ran")
+    assert after_group == []
+
+
+def test_a_bodys_inner_context_cancel_is_an_error_of_the_group() -> None:
+    # A BaseExceptionGroup: Cancelled is a BaseException.
+    with pytest.raises(BaseExceptionGroup) as info, Group(), Context(timeout=0.01):
+        Chan[int]().recv()
+    [exc] = info.value.exceptions
+    assert isinstance(exc, Cancelled)
+    assert isinstance(exc.cause, TimeoutError)
+
+
+def run_bounded(fn: Any, seconds: float = 20) -> Any:
+    """Run ``fn`` in a thread; fail instead of hanging."""
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "hung"
+    return out[0]
