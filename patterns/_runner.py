@@ -1,0 +1,575 @@
+"""A runner: one thread or task that runs the handlers of the bots assigned to it.
+
+Each bot belongs to one runner for life, so its handlers never overlap and its
+messages keep their order without a lock. A runner has three sources of work:
+
+* the tick wheel: a timing wheel of 1 ms slots over which its bots' ticks are
+  spread; each slot is a list reused from turn to turn, so a tick allocates no
+  container (no GC pressure from ticking);
+* the ready queue: bots whose mailbox got a message (a sender appends the bot
+  once, guarded by ``Cell.queued``) and then wakes the runner through a
+  one-slot chanpy channel if it sleeps;
+* the restart heap: crashed bots waiting out their backoff.
+
+Between them the runner sleeps on the wake channel with a timeout that ends at
+the next due slot, so an idle fleet costs nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable
+from itertools import count
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Final
+
+from chanpy import Cancelled, Chan, Closed, WouldBlock
+
+from ._bot import BACKOFF, DONE, RUNNING, STARTING, Ask, Cell, DeadLetter
+from ._errors import BotFailed
+
+if TYPE_CHECKING:
+    from ._fleet import Fleet
+
+log = logging.getLogger("chanpy_patterns")
+
+SLOT: Final = 0.001  # the tick wheel's resolution, seconds
+WHEEL: Final = 1024  # slots per turn (a power of two)
+MASK: Final = WHEEL - 1
+LAG_WINDOW: Final = 4096  # recent tick lags kept per runner for the percentiles
+BATCH: Final = 32  # messages one bot handles before the runner serves the others
+PHI: Final = 0.6180339887498949  # golden ratio step: the throttle's even, rotating choice
+# What an async handler task is finishing.
+MESSAGE: Final = 0
+TICK: Final = 1
+START: Final = 2
+_seq = count()
+
+
+class Runner:
+    """Runs its bots' ticks, messages and restarts; see the module docstring."""
+
+    def __init__(self, fleet: Fleet, index: int, is_async: bool) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.is_async = is_async
+        self.ready: deque[Cell] = deque()
+        self.wake: Chan[None] = Chan(1)
+        self.idle = False
+        self.wheel: list[list[Cell]] = [[] for _ in range(WHEEL)]
+        self.spare: list[Cell] = []
+        self.slot = int(monotonic() / SLOT)  # the next slot to fire
+        self.timed = 0  # cells in the wheel
+        self.restart_heap: list[tuple[float, int, Cell]] = []
+        self.live = 0  # cells assigned and not DONE
+        self.busy_tasks = 0
+        # Counters, written only by this runner; stats() reads them.
+        self.ticks = 0
+        self.skipped = 0
+        self.throttled_skips = 0
+        self.low_ticks_due = 0
+        self.messages = 0
+        self.high_water = 0
+        self.restarts = 0
+        self.final = False  # cancelled: drain synchronously, await nothing
+        self.lags = [0.0] * LAG_WINDOW
+        self.lag_n = 0  # lags recorded so far (the ring index is lag_n % LAG_WINDOW)
+        # The throttle: a share of normal-priority ticks to skip, in [0, 1 - floor].
+        self.level = 0.0
+        self.lag_signal = 0.0
+        self.last_control = monotonic()
+        # The watchdog reads these: which bot is in a handler since when.
+        self.current: Cell | None = None
+        self.since = 0.0
+
+    # -- work arriving -------------------------------------------------------
+
+    def notify(self, cell: Cell) -> None:
+        """Queue ``cell`` for service and wake the runner if it sleeps (any thread)."""
+        if not cell.queued:
+            cell.queued = True
+            self.ready.append(cell)
+            if self.idle:
+                try:
+                    self.wake.send_nowait(None)
+                except (WouldBlock, Closed):
+                    pass  # a wake is already pending, or the runner is gone
+
+    def add(self, cell: Cell) -> None:
+        """Adopt a new cell: start it on this runner and put it on the wheel."""
+        self.live += 1
+        if cell.period > 0.0:
+            self._schedule_first(cell)
+        self.notify(cell)  # on_start runs on the runner
+
+    def _schedule_first(self, cell: Cell) -> None:
+        now = monotonic()
+        period = cell.period
+        # The grid: origin + (phase + k) * period; the first point after now.
+        origin = self.fleet.origin + cell.phase * period
+        k = math.floor((now - origin) / period) + 1
+        cell.next_due = origin + k * period
+        self._insert(cell)
+
+    def _insert(self, cell: Cell) -> None:
+        # A slot fires once it has ended, so due times in slot s run at (s+1)*SLOT.
+        s = int(cell.next_due / SLOT)
+        if s < self.slot:
+            s = self.slot
+        self.wheel[s & MASK].append(cell)
+        self.timed += 1
+
+    # -- the loop ------------------------------------------------------------
+
+    def run(self) -> None:
+        """The runner's loop as a thread; returns once the fleet is closing and
+        every bot of this runner is done."""
+        wake = self.wake
+        while True:
+            delay = self.pump()
+            if self.finished():
+                return
+            self.idle = True
+            if self.ready:
+                self.idle = False
+                continue
+            try:
+                wake.recv(delay)
+            except TimeoutError:
+                pass
+            except Cancelled:
+                self.cancelled()
+                return
+            self.idle = False
+
+    async def arun(self) -> None:
+        """The runner's loop as a trio or asyncio task."""
+        wake = self.wake
+        while True:
+            delay = self.pump()
+            if self.finished():
+                return
+            self.idle = True
+            if self.ready:
+                self.idle = False
+                await self.fleet.checkpoint()  # let handler tasks and senders run
+                continue
+            try:
+                try:
+                    await wake.arecv(delay)
+                except TimeoutError:
+                    pass
+            except BaseException:
+                # Cancelled (chanpy's, trio's or asyncio's): nothing may await any
+                # more, but what was accepted is still handled, synchronously.
+                self.cancelled()
+                raise
+            self.idle = False
+
+    def cancelled(self) -> None:
+        """The fleet's context was cancelled: stop every bot of this runner now,
+        handling what they accepted without waiting for anything."""
+        self.final = True
+        self.fleet.begin_stop()
+        for cell in self.fleet.cells_of(self):
+            if not cell.busy:
+                self.drain_now(cell)
+
+    def drain_now(self, cell: Cell) -> None:
+        """Stop ``cell`` and handle its mailbox to the end, synchronously."""
+        self.final = True
+        cell.stopping = True
+        cell.mailbox.close()
+        for _ in range(10_000):  # bounded: each turn handles a message or a restart
+            if cell.state == DONE:
+                return
+            if cell.state == BACKOFF:
+                self._restart(cell)
+            else:
+                self.serve(cell)
+        self.fail(cell, RuntimeError("the bot kept crashing while its fleet was cancelled"))
+
+    def finished(self) -> bool:
+        """True once the fleet is closing and nothing of this runner is left."""
+        return self.fleet.closing and self.live == 0 and self.busy_tasks == 0
+
+    def pump(self) -> float | None:
+        """Do all work due now; return seconds until the next timed work (None: none)."""
+        now = monotonic()
+        if self.timed:
+            self._fire_ticks(now)
+        heap = self.restart_heap
+        while heap and heap[0][0] <= now:
+            _, _, cell = heapq.heappop(heap)
+            self._restart(cell)
+        # Serve the bots queued so far; later arrivals wait for the next pump,
+        # so a flood of messages cannot starve the ticks.
+        ready = self.ready
+        for _ in range(len(ready)):
+            cell = ready.popleft()
+            cell.queued = False
+            self.serve(cell)
+        if self.fleet.tick_budget is not None:
+            self._control(monotonic())
+        return self._next_delay()
+
+    def _next_delay(self) -> float | None:
+        due: float | None = None
+        if self.timed:
+            wheel = self.wheel
+            s = self.slot
+            for i in range(WHEEL):
+                if wheel[(s + i) & MASK]:
+                    due = (s + i + 1) * SLOT
+                    break
+        if self.restart_heap:
+            r = self.restart_heap[0][0]
+            due = r if due is None else min(due, r)
+        if due is None:
+            return None
+        return max(0.0, due - monotonic())
+
+    # -- ticks ---------------------------------------------------------------
+
+    def _fire_ticks(self, now: float) -> None:
+        end = int(now / SLOT)  # slots before `end` have ended
+        s = self.slot
+        if end - s > WHEEL:
+            s = end - WHEEL  # far behind: visit each slot once; the late get one tick
+        wheel = self.wheel
+        lags = self.lags
+        throttle = self.level
+        while s < end:
+            i = s & MASK
+            bucket = wheel[i]
+            s += 1
+            if not bucket:
+                continue
+            wheel[i] = self.spare
+            limit = s * SLOT  # due times before this are due now
+            self.timed -= len(bucket)
+            for cell in bucket:
+                due = cell.next_due
+                if cell.state == DONE:
+                    continue  # leaves the wheel
+                if due >= limit:
+                    self._insert(cell)  # a later turn of the wheel
+                    continue
+                t = monotonic()
+                period = cell.period
+                nxt = due + period
+                if nxt <= t:
+                    # Late: one tick for the missed grid points, the rest are skipped.
+                    missed = math.floor((t - due) / period)
+                    nxt = due + (missed + 1) * period
+                    self.skipped += missed
+                cell.next_due = nxt
+                self._insert(cell)
+                if cell.state != RUNNING or cell.busy:
+                    self.skipped += 1
+                    continue
+                if not cell.priority_high:
+                    self.low_ticks_due += 1
+                    if throttle > 0.0:
+                        cell.tick_index += 1
+                        if (cell.tick_index * PHI + cell.phase) % 1.0 < throttle:
+                            self.skipped += 1
+                            self.throttled_skips += 1
+                            continue
+                lags[self.lag_n & (LAG_WINDOW - 1)] = t - due
+                self.lag_n += 1
+                self.current = cell
+                self.since = t
+                try:
+                    r = cell.instance.on_tick(due)  # type: ignore[union-attr]
+                except Exception as exc:
+                    self.current = None
+                    self.crash(cell, exc, None)
+                    continue
+                self.current = None
+                self.ticks += 1
+                if r is not None and self.is_async and inspect.isawaitable(r):
+                    self.start_async(cell, r, None, TICK)
+            bucket.clear()
+            self.spare = bucket
+        self.slot = max(self.slot, end)
+
+    def _control(self, now: float) -> None:
+        """Move the throttle toward the level the recent lag asks for (linear between
+        half the budget and the budget), smoothly, so it does not oscillate."""
+        dt = now - self.last_control
+        if dt < 0.01:
+            return
+        self.last_control = now
+        n = self.lag_n
+        k = min(n, 256)
+        worst = 0.0
+        lags = self.lags
+        for j in range(n - k, n):
+            lag = lags[j & (LAG_WINDOW - 1)]
+            if lag > worst:
+                worst = lag
+        alpha = min(1.0, dt / 0.25)
+        self.lag_signal += (worst - self.lag_signal) * alpha
+        budget = self.fleet.tick_budget
+        assert budget is not None
+        share = (self.lag_signal - budget / 2) / (budget / 2)
+        target = min(1.0, max(0.0, share)) * (1.0 - self.fleet.throttle_floor)
+        self.level += (target - self.level) * min(1.0, dt / 0.5)
+        if self.level < 0.005:
+            self.level = 0.0
+
+    # -- messages ------------------------------------------------------------
+
+    def serve(self, cell: Cell) -> None:
+        """Start, drain or finish one bot, as its state asks."""
+        state = cell.state
+        if state == STARTING:
+            if not self._start(cell):
+                return
+        elif state != RUNNING or cell.busy:
+            return  # in backoff or in an async handler: that path serves it later
+        mailbox = cell.mailbox
+        depth = len(mailbox)
+        if depth > self.high_water:
+            self.high_water = depth
+        for _ in range(BATCH):
+            try:
+                item = mailbox.recv_nowait()
+            except WouldBlock:
+                return
+            except Closed:
+                self.finish(cell)
+                return
+            pending = self.handle(cell, item)
+            if pending is not None:
+                self.start_async(cell, pending, item, MESSAGE)
+                return
+            if cell.state != RUNNING:
+                return  # it crashed: the restart serves the rest
+        self.notify(cell)  # more to do: after the others had their turn
+
+    def handle(self, cell: Cell, item: object) -> Awaitable[Any] | None:
+        """Run ``on_message`` for one mailbox item; an awaitable if the handler is async."""
+        msg = item.msg if type(item) is Ask else item
+        self.current = cell
+        self.since = monotonic()
+        try:
+            r = cell.instance.on_message(msg)  # type: ignore[union-attr]
+        except Exception as exc:
+            self.current = None
+            self.crash(cell, exc, item)
+            return None
+        self.current = None
+        if r is not None and self.is_async and inspect.isawaitable(r):
+            if self.final:
+                _close(r)
+                self.dead_letter(cell, item, "cancelled", None)
+                return None
+            return r
+        self.answered(item, r)
+        return None
+
+    def answered(self, item: object, result: object) -> None:
+        self.messages += 1
+        if type(item) is Ask:
+            item.reply.send_nowait((True, result))
+
+    def start_async(self, cell: Cell, pending: Awaitable[Any], item: object, kind: int) -> None:
+        """Hand a bot whose handler awaits to a task of its own, so the runner goes on."""
+        if self.final:
+            _close(pending)  # cancelled: nothing may await any more
+            if kind == MESSAGE:
+                self.dead_letter(cell, item, "cancelled", None)
+            return
+        cell.busy = True
+        self.busy_tasks += 1
+        try:
+            self.fleet.start_task(self.drain_async, cell, pending, item, kind)
+        except BaseException:
+            cell.busy = False
+            self.busy_tasks -= 1
+            _close(pending)
+            if kind == MESSAGE:
+                self.dead_letter(cell, item, "cancelled", None)
+            raise
+
+    async def drain_async(
+        self, cell: Cell, pending: Awaitable[Any] | None, item: object, kind: int
+    ) -> None:
+        """Finish an async handler, then keep serving the bot from its mailbox
+        until it is empty, then give the bot back to the runner."""
+        try:
+            while True:
+                if pending is not None:
+                    try:
+                        r = await pending
+                    except Exception as exc:
+                        self.crash(cell, exc, item if kind == MESSAGE else None)
+                        break
+                    except BaseException as exc:
+                        # Cancelled from outside: account for the message, then
+                        # handle what is left without awaiting.
+                        if kind == MESSAGE:
+                            self.dead_letter(cell, item, "cancelled", exc)
+                        cell.busy = False
+                        self.drain_now(cell)
+                        raise
+                    if kind == TICK:
+                        self.ticks += 1
+                    elif kind == MESSAGE:
+                        self.answered(item, r)
+                    kind = MESSAGE
+                if cell.state != RUNNING:
+                    break
+                try:
+                    item = cell.mailbox.recv_nowait()
+                except WouldBlock:
+                    break
+                except Closed:
+                    self.finish(cell)
+                    break
+                pending = self.handle(cell, item)
+                if pending is None:
+                    await self.fleet.checkpoint()
+        finally:
+            cell.busy = False
+            self.busy_tasks -= 1
+            if cell.state != DONE:
+                self.notify(cell)  # the runner decides what is left (more mail, a stop)
+
+    # -- start, crash, restart, finish --------------------------------------
+
+    def _start(self, cell: Cell) -> bool:
+        bot = cell.instance
+        assert bot is not None
+        bot.ref = cell.ref
+        bot.fleet = self.fleet
+        cell.state = RUNNING
+        self.current = cell
+        self.since = monotonic()
+        try:
+            r = bot.on_start()
+        except Exception as exc:
+            self.current = None
+            self.crash(cell, exc, None)
+            return False
+        self.current = None
+        if r is not None and inspect.isawaitable(r):
+            # An async on_start runs to completion before any message.
+            self.start_async(cell, r, None, START)
+            return False
+        return True
+
+    def crash(self, cell: Cell, exc: Exception, item: object) -> None:
+        """A handler of ``cell`` raised ``exc`` while handling ``item`` (None: no message)."""
+        if type(item) is Ask:
+            item.reply.send_nowait((False, exc))
+        elif item is not None:
+            self.dead_letter(cell, item, "crashed", exc)
+        team = cell.team
+        if team is not None:
+            team.crashed(cell, exc)
+        else:
+            self.supervise(cell, exc)
+
+    def supervise(self, cell: Cell, exc: Exception) -> None:
+        """Decide the crashed cell's future under its own policy: backoff or for good."""
+        cell.instance = None
+        delay = None if cell.intensity is None else cell.intensity.crash(monotonic())
+        if delay is None:
+            self.fail(cell, exc)
+        else:
+            self.backoff(cell, delay)
+
+    def backoff(self, cell: Cell, delay: float) -> None:
+        cell.instance = None
+        cell.state = BACKOFF
+        if self.final:
+            return  # drain_now restarts it at once
+        if cell.stopping or self.fleet.closing:
+            delay = 0.0  # a stopping bot restarts at once to handle what it accepted
+        heapq.heappush(self.restart_heap, (monotonic() + delay, next(_seq), cell))
+
+    def _restart(self, cell: Cell) -> None:
+        if cell.state != BACKOFF:
+            return
+        try:
+            cell.instance = cell.factory()
+        except Exception as exc:
+            self.crash(cell, exc, None)
+            return
+        cell.restarts += 1
+        self.restarts += 1
+        cell.state = STARTING
+        self.serve(cell)
+
+    def fail(self, cell: Cell, exc: Exception) -> None:
+        """Stop ``cell`` for good: what its mailbox holds becomes dead letters."""
+        cell.instance = None
+        cell.stopping = True
+        cell.mailbox.close()
+        intensity = cell.team.intensity if cell.team is not None else cell.intensity
+        if intensity is None:
+            crashes, within = 1, 0.0
+        else:
+            crashes, within = intensity.crashes_in_period, intensity.policy.within
+        error = BotFailed(cell.name, cell.restarts, crashes, within)
+        error.__cause__ = exc
+        self.fleet.failed(cell, error)
+        while True:
+            try:
+                item = cell.mailbox.recv_nowait()
+            except (WouldBlock, Closed):
+                break
+            if type(item) is Ask:
+                item.reply.send_nowait((False, error))
+            self.dead_letter(cell, item, "failed", error)
+        self._done(cell)
+
+    def finish(self, cell: Cell) -> None:
+        """Graceful end: the mailbox is closed and drained; run ``on_stop``."""
+        bot = cell.instance
+        if bot is not None:
+            self.current = cell
+            self.since = monotonic()
+            try:
+                r = bot.on_stop()
+                if r is not None and inspect.isawaitable(r):
+                    if self.final:
+                        _close(r)
+                    else:
+                        self.fleet.start_task(_await, r)
+            except Exception as exc:
+                self.fleet.stop_error(cell, exc)
+            self.current = None
+        self._done(cell)
+
+    def _done(self, cell: Cell) -> None:
+        if cell.state == DONE:
+            return
+        cell.state = DONE
+        self.live -= 1
+        self.fleet.finished(cell)
+        if cell.done_chan is not None:
+            cell.done_chan.close()
+
+    def dead_letter(
+        self, cell: Cell, item: object, reason: str, error: BaseException | None
+    ) -> None:
+        msg = item.msg if type(item) is Ask else item
+        self.fleet.dead_letter(DeadLetter(cell.name, msg, reason, error))
+
+
+async def _await(awaitable: Awaitable[Any]) -> None:
+    await awaitable
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()  # a coroutine never awaited: no "never awaited" warning
