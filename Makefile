@@ -34,6 +34,7 @@ lint: $(CI_STAMP)
 	$(VENV)/bin/ruff format --check chanpy patterns tests bench docs
 
 type: $(CI_STAMP)
+	mkdir -p build/typing && ln -sfn ../../patterns build/typing/chanpy_patterns
 	$(VENV)/bin/mypy --strict
 
 # The C core alone: 8-thread stress programs under ThreadSanitizer and under
