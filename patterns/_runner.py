@@ -65,7 +65,10 @@ class Runner:
         self.slot = int(monotonic() / SLOT)  # the next slot to fire
         self.timed = 0  # cells in the wheel
         self.restart_heap: list[tuple[float, int, Cell]] = []
-        self.live = 0  # cells assigned and not DONE
+        # Cells assigned minus cells DONE; two counters, because spawners
+        # write one and only the runner writes the other.
+        self.added = 0
+        self.done = 0
         self.busy_tasks = 0
         # Counters, written only by this runner; stats() reads them.
         self.ticks = 0
@@ -100,11 +103,10 @@ class Runner:
                     pass  # a wake is already pending, or the runner is gone
 
     def add(self, cell: Cell) -> None:
-        """Adopt a new cell: start it on this runner and put it on the wheel."""
-        self.live += 1
-        if cell.period > 0.0:
-            self._schedule_first(cell)
-        self.notify(cell)  # on_start runs on the runner
+        """Adopt a new cell (from any thread, under the fleet's lock): the runner
+        starts it and puts it on its wheel."""
+        self.added += 1
+        self.notify(cell)  # on_start runs on the runner, which alone touches its wheel
 
     def _schedule_first(self, cell: Cell) -> None:
         now = monotonic()
@@ -195,7 +197,7 @@ class Runner:
 
     def finished(self) -> bool:
         """True once the fleet is closing and nothing of this runner is left."""
-        return self.fleet.closing and self.live == 0 and self.busy_tasks == 0
+        return self.fleet.closing and self.added == self.done and self.busy_tasks == 0
 
     def pump(self) -> float | None:
         """Do all work due now; return seconds until the next timed work (None: none)."""
@@ -459,6 +461,8 @@ class Runner:
             self.crash(cell, exc, None)
             return False
         self.current = None
+        if cell.period > 0.0 and cell.next_due == math.inf:
+            self._schedule_first(cell)  # a restart keeps its place on the grid
         if r is not None and inspect.isawaitable(r):
             # An async on_start runs to completion before any message.
             self.start_async(cell, r, None, START)
@@ -553,7 +557,7 @@ class Runner:
         if cell.state == DONE:
             return
         cell.state = DONE
-        self.live -= 1
+        self.done += 1
         self.fleet.finished(cell)
         if cell.done_chan is not None:
             cell.done_chan.close()
