@@ -37,6 +37,8 @@ class Bot:
     same runner (use ``send_nowait``, or ``ask`` from outside the fleet).
     """
 
+    # The fleet's two attributes in slots: a bot's own state stays in its __dict__.
+    __slots__ = ("__dict__", "__weakref__", "fleet", "ref")
     ref: BotRef
     fleet: Fleet
 
