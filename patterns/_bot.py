@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from threading import get_ident
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
-from chanpy import Chan, Closed
+from chanpy import Chan, Closed, WouldBlock
 
 from ._errors import BotStopped
 from ._restart import Intensity
@@ -191,11 +192,24 @@ class BotRef:
 
         Raises BotStopped once the bot is stopping, TimeoutError if the
         mailbox stayed full for ``timeout`` seconds (the message was not
-        accepted), chanpy's Cancelled inside a cancelled Context.
+        accepted), chanpy's Cancelled inside a cancelled Context, and
+        RuntimeError instead of deadlocking when called from a handler on
+        the bot's own runner while the mailbox is full.
         """
         cell = self._cell
         try:
-            cell.mailbox.send(msg, timeout)
+            if cell.runner.ident == get_ident():
+                # From a handler on the bot's own runner: waiting would wait for ourselves.
+                try:
+                    cell.mailbox.send_nowait(msg)
+                except WouldBlock:
+                    raise RuntimeError(
+                        f"send() to {cell.name!r} from a handler on its own runner would "
+                        "deadlock while its mailbox is full; use send_nowait() and handle "
+                        "WouldBlock"
+                    ) from None
+            else:
+                cell.mailbox.send(msg, timeout)
         except Closed:
             raise self._stopped() from None
         cell.runner.notify(cell)
@@ -230,9 +244,16 @@ class BotRef:
         any crash), TimeoutError if no answer came within ``timeout``
         seconds (the whole call: the message may still be handled later),
         BotStopped if the bot is stopping, BotFailed if it failed for good
-        before answering. Do not call it from a handler of the same fleet:
-        it would hold up the runner that has to answer.
+        before answering, RuntimeError from a handler on the bot's own
+        runner (it could never be answered). From a handler on another
+        runner it works but holds up that runner's bots while it waits.
         """
+        if self._cell.runner.ident == get_ident():
+            raise RuntimeError(
+                f"ask() to {self._cell.name!r} from a handler on its own runner would "
+                "deadlock: the runner cannot answer while it waits; send_nowait() a "
+                "message that carries the asker's BotRef and reply to it by message"
+            )
         request = Ask(msg)
         if timeout is None:
             self.send(request)

@@ -21,6 +21,7 @@ import heapq
 import inspect
 import logging
 import math
+import threading
 from collections import deque
 from collections.abc import Awaitable
 from itertools import count
@@ -60,6 +61,7 @@ class Runner:
         self.ready: deque[Cell] = deque()
         self.wake: Chan[None] = Chan(1)
         self.idle = False
+        self.ident: int | None = None  # the runner thread's ident (thread fleets)
         self.wheel: list[list[Cell]] = [[] for _ in range(WHEEL)]
         self.spare: list[Cell] = []
         self.slot = int(monotonic() / SLOT)  # the next slot to fire
@@ -130,6 +132,7 @@ class Runner:
     def run(self) -> None:
         """The runner's loop as a thread; returns once the fleet is closing and
         every bot of this runner is done."""
+        self.ident = threading.get_ident()
         wake = self.wake
         while True:
             delay = self.pump()
