@@ -98,11 +98,15 @@ class Runner:
         if not cell.queued:
             cell.queued = True
             self.ready.append(cell)
-            if self.idle:
-                try:
-                    self.wake.send_nowait(None)
-                except (WouldBlock, Closed):
-                    pass  # a wake is already pending, or the runner is gone
+            self.kick()
+
+    def kick(self) -> None:
+        """Wake the runner if it sleeps, so it looks at its work (and its end) again."""
+        if self.idle:
+            try:
+                self.wake.send_nowait(None)
+            except (WouldBlock, Closed):
+                pass  # a wake is already pending, or the runner is gone
 
     def add(self, cell: Cell) -> None:
         """Adopt a new cell (from any thread, under the fleet's lock): the runner
@@ -446,6 +450,8 @@ class Runner:
             self.busy_tasks -= 1
             if cell.state != DONE:
                 self.notify(cell)  # the runner decides what is left (more mail, a stop)
+            else:
+                self.kick()  # the runner may be waiting for this task to end
 
     # -- start, crash, restart, finish --------------------------------------
 
