@@ -95,6 +95,7 @@ class Cell:
         "mailbox",
         "name",
         "next_due",
+        "owed",
         "period",
         "phase",
         "priority_high",
@@ -137,6 +138,8 @@ class Cell:
         self.stopping = False
         self.queued = False  # in its runner's ready queue (or about to be)
         self.busy = False  # an async handler of it is running
+        self.owed = -1.0  # due time of a tick that fell due while busy (-1: none)
+        self.owed = -1.0  # due time of a tick that fell due while busy (-1: none)
         self.restarts = 0
         self.done_chan: Chan[None] | None = None
         self.ref = BotRef(self)

@@ -48,6 +48,7 @@ PHI: Final = 0.6180339887498949  # golden ratio step: the throttle's even, rotat
 MESSAGE: Final = 0
 TICK: Final = 1
 START: Final = 2
+STOP: Final = 3
 _seq = count()
 
 
@@ -278,7 +279,7 @@ class Runner:
                     self.skipped += missed
                 cell.next_due = nxt
                 self._insert(cell)
-                if cell.state != RUNNING or cell.busy:
+                if cell.state != RUNNING:
                     self.skipped += 1
                     continue
                 if not cell.priority_high:
@@ -289,6 +290,14 @@ class Runner:
                             self.skipped += 1
                             self.throttled_skips += 1
                             continue
+                if cell.busy:
+                    # In an async handler: its task runs one tick for this
+                    # and any later missed points when the handler returns.
+                    if cell.owed < 0.0:
+                        cell.owed = due
+                    else:
+                        self.skipped += 1
+                    continue
                 lags[self.lag_n & (LAG_WINDOW - 1)] = t - due
                 self.lag_n += 1
                 self.current = cell
@@ -308,29 +317,32 @@ class Runner:
         self.slot = max(self.slot, end)
 
     def _control(self, now: float) -> None:
-        """Move the throttle toward the level the recent lag asks for (linear between
-        half the budget and the budget), smoothly, so it does not oscillate."""
+        """Steer the throttle so the recent worst tick lag settles at half the budget.
+
+        The signal is the worst lag of the last 256 ticks, smoothed over
+        ~250 ms. The share of normal-priority ticks skipped moves in
+        proportion to how far the signal is from half the budget (an
+        integral controller: no steady error, no steps), between 0 and
+        ``1 - throttle_floor``; a full swing takes about a second.
+        """
         dt = now - self.last_control
         if dt < 0.01:
             return
         self.last_control = now
         n = self.lag_n
-        k = min(n, 256)
         worst = 0.0
         lags = self.lags
-        for j in range(n - k, n):
+        for j in range(n - min(n, 256), n):
             lag = lags[j & (LAG_WINDOW - 1)]
             if lag > worst:
                 worst = lag
-        alpha = min(1.0, dt / 0.25)
-        self.lag_signal += (worst - self.lag_signal) * alpha
+        self.lag_signal += (worst - self.lag_signal) * min(1.0, dt / 0.25)
         budget = self.fleet.tick_budget
         assert budget is not None
-        share = (self.lag_signal - budget / 2) / (budget / 2)
-        target = min(1.0, max(0.0, share)) * (1.0 - self.fleet.throttle_floor)
-        self.level += (target - self.level) * min(1.0, dt / 0.5)
-        if self.level < 0.005:
-            self.level = 0.0
+        setpoint = budget / 2
+        error = max(-1.0, min(1.0, (self.lag_signal - setpoint) / setpoint))
+        level = self.level + error * min(dt, 0.1)
+        self.level = max(0.0, min(1.0 - self.fleet.throttle_floor, level))
 
     # -- messages ------------------------------------------------------------
 
@@ -394,6 +406,8 @@ class Runner:
             _close(pending)  # cancelled: nothing may await any more
             if kind == MESSAGE:
                 self.dead_letter(cell, item, "cancelled", None)
+            elif kind == STOP:
+                self._done(cell)
             return
         cell.busy = True
         self.busy_tasks += 1
@@ -405,19 +419,25 @@ class Runner:
             _close(pending)
             if kind == MESSAGE:
                 self.dead_letter(cell, item, "cancelled", None)
+            elif kind == STOP:
+                self._done(cell)
             raise
 
     async def drain_async(
         self, cell: Cell, pending: Awaitable[Any] | None, item: object, kind: int
     ) -> None:
-        """Finish an async handler, then keep serving the bot from its mailbox
-        until it is empty, then give the bot back to the runner."""
+        """Finish an async handler, then keep serving the bot (a tick that fell due
+        meanwhile, then its mailbox) until nothing is left, then give it back."""
         try:
             while True:
                 if pending is not None:
                     try:
-                        r = await pending
+                        r = await _Tracked(pending, self, cell)
                     except Exception as exc:
+                        if kind == STOP:
+                            self.fleet.stop_error(cell, exc)
+                            self._done(cell)
+                            break
                         self.crash(cell, exc, item if kind == MESSAGE else None)
                         break
                     except BaseException as exc:
@@ -426,23 +446,39 @@ class Runner:
                         if kind == MESSAGE:
                             self.dead_letter(cell, item, "cancelled", exc)
                         cell.busy = False
-                        self.drain_now(cell)
+                        if kind == STOP:
+                            self._done(cell)
+                        else:
+                            self.drain_now(cell)
                         raise
                     if kind == TICK:
                         self.ticks += 1
                     elif kind == MESSAGE:
                         self.answered(item, r)
-                    kind = MESSAGE
+                    elif kind == STOP:
+                        self._done(cell)
+                        break
+                    pending = None
                 if cell.state != RUNNING:
                     break
+                if cell.owed >= 0.0:
+                    # A tick fell due while a handler ran: one tick, late, now.
+                    pending, kind, item = self._owed_tick(cell), TICK, None
+                    continue
+                mailbox = cell.mailbox
+                depth = len(mailbox)
+                if depth > self.high_water:
+                    self.high_water = depth
                 try:
-                    item = cell.mailbox.recv_nowait()
+                    item = mailbox.recv_nowait()
                 except WouldBlock:
                     break
                 except Closed:
-                    self.finish(cell)
-                    break
-                pending = self.handle(cell, item)
+                    pending, kind, item = self._begin_stop_handler(cell), STOP, None
+                    if pending is None:
+                        break
+                    continue
+                pending, kind = self.handle(cell, item), MESSAGE
                 if pending is None:
                     await self.fleet.checkpoint()
         finally:
@@ -452,6 +488,27 @@ class Runner:
                 self.notify(cell)  # the runner decides what is left (more mail, a stop)
             else:
                 self.kick()  # the runner may be waiting for this task to end
+
+    def _owed_tick(self, cell: Cell) -> Awaitable[Any] | None:
+        """Run the tick owed to ``cell``; an awaitable if ``on_tick`` is async."""
+        due = cell.owed
+        cell.owed = -1.0
+        t = monotonic()
+        self.lags[self.lag_n & (LAG_WINDOW - 1)] = t - due
+        self.lag_n += 1
+        self.current = cell
+        self.since = t
+        try:
+            r = cell.instance.on_tick(due)  # type: ignore[union-attr]
+        except Exception as exc:
+            self.current = None
+            self.crash(cell, exc, None)
+            return None
+        self.current = None
+        if r is not None and inspect.isawaitable(r):
+            return r
+        self.ticks += 1
+        return None
 
     # -- start, crash, restart, finish --------------------------------------
 
@@ -545,22 +602,30 @@ class Runner:
         self._done(cell)
 
     def finish(self, cell: Cell) -> None:
-        """Graceful end: the mailbox is closed and drained; run ``on_stop``."""
+        """Graceful end (on the runner): the mailbox is closed and drained; run ``on_stop``."""
+        pending = self._begin_stop_handler(cell)
+        if pending is not None:
+            self.start_async(cell, pending, None, STOP)
+
+    def _begin_stop_handler(self, cell: Cell) -> Awaitable[Any] | None:
+        """Run ``on_stop`` and mark the cell DONE; if ``on_stop`` is async, return it
+        unawaited and leave the DONE to whoever awaits it."""
         bot = cell.instance
         if bot is not None:
             self.current = cell
             self.since = monotonic()
             try:
                 r = bot.on_stop()
-                if r is not None and inspect.isawaitable(r):
-                    if self.final:
-                        _close(r)
-                    else:
-                        self.fleet.start_task(_await, r)
             except Exception as exc:
                 self.fleet.stop_error(cell, exc)
+                r = None
             self.current = None
+            if r is not None and inspect.isawaitable(r):
+                if not self.final:
+                    return r
+                _close(r)
         self._done(cell)
+        return None
 
     def _done(self, cell: Cell) -> None:
         if cell.state == DONE:
@@ -586,3 +651,36 @@ def _close(awaitable: Awaitable[Any]) -> None:
     close = getattr(awaitable, "close", None)
     if close is not None:
         close()  # a coroutine never awaited: no "never awaited" warning
+
+
+class _Tracked:
+    """Awaits a handler's coroutine step by step, telling the watchdog which bot
+    runs during each step (time spent suspended, awaiting I/O, is no stall)."""
+
+    __slots__ = ("_aw", "_cell", "_runner")
+
+    def __init__(self, aw: Awaitable[Any], runner: Runner, cell: Cell) -> None:
+        self._aw = aw
+        self._runner = runner
+        self._cell = cell
+
+    def __await__(self) -> Any:
+        coro = self._aw
+        if not (hasattr(coro, "send") and hasattr(coro, "throw")):
+            return (yield from coro.__await__())
+        runner, cell = self._runner, self._cell
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            runner.current = cell
+            runner.since = monotonic()
+            try:
+                step = coro.throw(error) if error is not None else coro.send(value)
+            except StopIteration as done:
+                return done.value
+            finally:
+                runner.current = None
+            try:
+                value, error = (yield step), None
+            except BaseException as exc:
+                value, error = None, exc
