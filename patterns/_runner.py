@@ -309,9 +309,10 @@ class Runner:
                     self.crash(cell, exc, None)
                     continue
                 self.current = None
-                self.ticks += 1
                 if r is not None and self.is_async and inspect.isawaitable(r):
-                    self.start_async(cell, r, None, TICK)
+                    self.start_async(cell, r, None, TICK)  # counted when it returns
+                else:
+                    self.ticks += 1
             bucket.clear()
             self.spare = bucket
         self.slot = max(self.slot, end)
