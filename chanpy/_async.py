@@ -199,6 +199,22 @@ async def arecv(chan: Chan[Any], timeout: float | None = None) -> Any:
     return done.value
 
 
+async def arecv_many(chan: Chan[Any], max_items: int, timeout: float | None = None) -> list[Any]:
+    """Receive a batch from a trio or asyncio task: wait (without blocking the
+    loop) for one value, then take up to ``max_items - 1`` more that are ready.
+
+    One checkpoint per batch under trio, as ``arecv``. Raises as
+    ``Chan.recv_many`` does. If the task is cancelled while waiting for the
+    first value, either nothing was taken, or it was and the batch is returned.
+    """
+    from chanpy._channel import _check_max_items, _take_ready
+
+    limit = _check_max_items("arecv_many", max_items)
+    values = [await arecv(chan, timeout)]
+    _take_ready(chan, values, limit)
+    return values
+
+
 async def anext_value(chan: Chan[Any]) -> Any:
     """``async for``'s step: the next value; StopAsyncIteration once drained."""
     try:

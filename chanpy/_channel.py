@@ -18,6 +18,9 @@ from chanpy._stats import ChanStatistics
 
 __all__ = ["Chan"]
 
+_WOULDBLOCK = fast.WOULDBLOCK
+_CLOSED_DRAINED = fast.CLOSED
+
 T = TypeVar("T")
 
 if TYPE_CHECKING:
@@ -101,6 +104,31 @@ class Chan(_ChanBase, Generic[T]):
         arecv = _async.arecv
         __anext__ = _async.anext_value
 
+    def recv_many(self, max_items: int, timeout: float | None = None) -> list[T]:
+        """Receive a batch: wait for one value, then take up to ``max_items - 1``
+        more that are ready at once; Go's "drain what is there" in one call.
+
+        Returns a non-empty list of at most ``max_items`` values in channel
+        order. Blocks only for the first value. Raises Closed once the
+        channel is closed and drained (values taken before the close are
+        returned first), TimeoutError if no value came within ``timeout``
+        seconds (nothing was taken), TypeError / ValueError for a
+        ``max_items`` that is not an int >= 1 or a bad timeout, before
+        touching the channel.
+        """
+        limit = _check_max_items("recv_many", max_items)
+        values = [self.recv(timeout)]
+        _take_ready(self, values, limit)
+        return values
+
+    if TYPE_CHECKING:
+
+        async def arecv_many(self, max_items: int, timeout: float | None = None) -> list[T]:
+            """The async form of ``recv_many`` (see chanpy._async.arecv_many)."""
+
+    else:
+        arecv_many = _async.arecv_many
+
     def __aiter__(self) -> Chan[T]:
         return self
 
@@ -126,3 +154,21 @@ class Chan(_ChanBase, Generic[T]):
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
         return f"<{type(self).__name__} {len(self)}/{self.capacity}{state} at {id(self):#x}>"
+
+
+def _check_max_items(api: str, max_items: object) -> int:
+    if isinstance(max_items, bool) or not isinstance(max_items, int):
+        raise TypeError(f"{api}(max_items) takes an int >= 1, got {type(max_items).__name__}")
+    if max_items < 1:
+        raise ValueError(f"{api}(max_items={max_items}) must be >= 1 (the largest batch to return)")
+    return max_items
+
+
+def _take_ready(chan: Chan[T], values: list[T], limit: int) -> None:
+    """Append what ``chan`` has ready right now, up to ``limit`` values in all."""
+    try_recv = chan._try_recv
+    while len(values) < limit:
+        v = try_recv()
+        if v is _WOULDBLOCK or v is _CLOSED_DRAINED:
+            return
+        values.append(v)  # type: ignore[arg-type]

@@ -40,6 +40,9 @@ class Ops:
     async def select(self, *cases: Case[Any], timeout: float | None = None) -> Selected:
         return chanpy.select(*cases, timeout=timeout)
 
+    async def recv_many(self, ch: Chan[Any], n: int, timeout: float | None = None) -> list[Any]:
+        return ch.recv_many(n, timeout=timeout)
+
     async def items(self, ch: Chan[Any]) -> list[Any]:
         return list(ch)
 
@@ -86,6 +89,9 @@ class AsyncOps(Ops):
 
     async def select(self, *cases: Case[Any], timeout: float | None = None) -> Selected:
         return await chanpy.aselect(*cases, timeout=timeout)
+
+    async def recv_many(self, ch: Chan[Any], n: int, timeout: float | None = None) -> list[Any]:
+        return await ch.arecv_many(n, timeout=timeout)
 
     async def items(self, ch: Chan[Any]) -> list[Any]:
         return [v async for v in ch]
