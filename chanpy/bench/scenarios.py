@@ -23,7 +23,7 @@ import importlib
 import importlib.util
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import Any
@@ -545,6 +545,8 @@ class _Ends:
     put: Callable[[Any], Any]
     get: AsyncGet
     aclose: Callable[[], Any] | None = None
+    get_many: Callable[[], Awaitable[list[Any]]] | None = None
+    """A batch receive (chanpy's arecv_many): the consumer takes batches instead."""
 
 
 async def _consume(get: AsyncGet, n: int, stamped: bool, lat: list[int]) -> None:
@@ -556,6 +558,20 @@ async def _consume(get: AsyncGet, n: int, stamped: bool, lat: list[int]) -> None
     else:
         for _ in range(n):
             await get()
+
+
+async def _consume_ends(ends: _Ends, n: int, stamped: bool, lat: list[int]) -> None:
+    if ends.get_many is None:
+        await _consume(ends.get, n, stamped, lat)
+        return
+    get_many = ends.get_many
+    got = 0
+    while got < n:
+        batch = await get_many()
+        if stamped:
+            now = perf_counter_ns()
+            lat.extend(now - v for v in batch)
+        got += len(batch)
 
 
 async def _produce(put: AsyncPut, n: int, stamped: bool) -> None:
@@ -636,7 +652,7 @@ def _thread_to_trio(make: Callable[[], _Ends]) -> Run:
             thread.start()
             t0 = perf_counter_ns()
             start.set()
-            await _consume(ends.get, n, stamped, lat)
+            await _consume_ends(ends, n, stamped, lat)
             elapsed = perf_counter_ns() - t0
             await trio.to_thread.run_sync(thread.join)
             if ends.aclose is not None:
@@ -664,7 +680,7 @@ def _thread_to_asyncio(make: Callable[[], _Ends]) -> Run:
             thread.start()
             t0 = perf_counter_ns()
             start.set()
-            await _consume(ends.get, n, stamped, lat)
+            await _consume_ends(ends, n, stamped, lat)
             elapsed = perf_counter_ns() - t0
             await asyncio.to_thread(thread.join)
             if ends.aclose is not None:
@@ -692,6 +708,16 @@ def _chanpy_thread_ends() -> _Ends:
 
     ch: Any = Chan(ASYNC_CAPACITY)
     return _Ends(ch.send, ch.arecv)
+
+
+BATCH = 256  # the largest batch a recv_many consumer takes
+
+
+def _chanpy_thread_batch_ends() -> _Ends:
+    from chanpy import Chan
+
+    ch: Any = Chan(ASYNC_CAPACITY)
+    return _Ends(ch.send, ch.arecv, get_many=lambda: ch.arecv_many(BATCH))
 
 
 def _trio_memory_ends(capacity: int = ASYNC_CAPACITY) -> _Ends:
@@ -1435,6 +1461,45 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         messages=50_000,
         busy_messages=10_000,
+    ),
+    Scenario(
+        name="thread-trio-batch",
+        title="thread→trio task, batched receive (arecv_many), buffer 1024",
+        description="A plain thread sends n values; a trio task takes them in batches "
+        f"of up to {BATCH} with arecv_many, one checkpoint per batch (vs culsans' "
+        "per-item get, and chanpy's own arecv).",
+        unit="message",
+        chanpy=Impl(
+            "chanpy arecv_many",
+            _thread_to_trio(_chanpy_thread_batch_ends),
+            ("trio",),
+            needs_async=True,
+        ),
+        peers=(
+            Impl("culsans", _thread_to_trio(_culsans_thread_ends), ("trio", "culsans")),
+            Impl("chanpy arecv", _thread_to_trio(_chanpy_thread_ends), ("trio",), needs_async=True),
+        ),
+        messages=100_000,
+        busy_messages=20_000,
+        targets=(Target("culsans", 0.2, "≥ 5x culsans' per-item throughput", p99=False),),
+    ),
+    Scenario(
+        name="thread-asyncio-batch",
+        title="thread→asyncio task, batched receive (arecv_many), buffer 1024",
+        description="A plain thread sends n values; an asyncio task takes them in "
+        f"batches of up to {BATCH} with arecv_many (vs culsans' per-item get, and "
+        "chanpy's own arecv).",
+        unit="message",
+        chanpy=Impl(
+            "chanpy arecv_many", _thread_to_asyncio(_chanpy_thread_batch_ends), needs_async=True
+        ),
+        peers=(
+            Impl("culsans", _thread_to_asyncio(_culsans_thread_ends), ("culsans",)),
+            Impl("chanpy arecv", _thread_to_asyncio(_chanpy_thread_ends), needs_async=True),
+        ),
+        messages=100_000,
+        busy_messages=20_000,
+        targets=(Target("culsans", 0.2, "≥ 5x culsans' per-item throughput", p99=False),),
     ),
     Scenario(
         name="pool-4",
