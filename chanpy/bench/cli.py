@@ -27,6 +27,8 @@ QUICK_ALLOWANCE_S = 1.5
 FULL_ALLOWANCE_S = 15.0
 
 EXIT_USAGE = 2
+# The bot-fleet scenario runs on its own (a subprocess per run): chanpy_patterns.bench_fleet.
+FLEET = "fleet"
 
 
 class ProgressBar:
@@ -133,6 +135,20 @@ def _list(out: TextIO) -> None:
         if mine:
             print(f"{'':<16}   chanpy: skipped: {mine}", file=out)
         print(f"{'':<16}   vs {', '.join(peers)}", file=out)
+    print(f"{FLEET:<16} Bot fleet: N bots ticking at 10 Hz, N msg/s (chanpy_patterns)", file=out)
+    print(f"{'':<16}   runs on its own: --scenario {FLEET} [--quick] [--n N] [--impl X]", file=out)
+    print(f"{'':<16}   vs asyncio, trio, a thread per bot, pykka, a hand-written pool", file=out)
+
+
+def _fleet_argv(argv: Sequence[str]) -> list[str] | None:
+    """The other arguments if ``argv`` asks for ``--scenario fleet``, else None."""
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg == "--scenario" and args[i + 1 : i + 2] == [FLEET]:
+            return args[:i] + args[i + 2 :]
+        if arg == f"--scenario={FLEET}":
+            return args[:i] + args[i + 1 :]
+    return None
 
 
 def _check_writable(path: str) -> str | None:
@@ -174,7 +190,8 @@ def _select(names: Sequence[str] | None, parser: argparse.ArgumentParser) -> lis
     chosen: list[Scenario] = []
     for name in names:
         if name not in known:
-            parser.error(f"unknown scenario {name!r}; known scenarios: {', '.join(known)}")
+            every = ", ".join([*known, FLEET])
+            parser.error(f"unknown scenario {name!r}; known scenarios: {every}")
         if known[name] not in chosen:
             chosen.append(known[name])
     return chosen
@@ -182,6 +199,11 @@ def _select(names: Sequence[str] | None, parser: argparse.ArgumentParser) -> lis
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command; returns the exit status (2: bad arguments, 1: chanpy failed)."""
+    fleet_argv = _fleet_argv(sys.argv[1:] if argv is None else argv)
+    if fleet_argv is not None:
+        from chanpy_patterns.bench_fleet import main as fleet_main
+
+        return fleet_main(fleet_argv, f"{prog or 'chanpy-bench'} --scenario {FLEET}")
     parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.list:
