@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import get_ident
@@ -102,6 +103,7 @@ class Cell:
         "queued",
         "ref",
         "restarts",
+        "rotation",
         "runner",
         "state",
         "stopping",
@@ -128,6 +130,9 @@ class Cell:
         self.mailbox: Chan[object] = Chan(mailbox)
         self.period = period  # 0.0: no ticks
         self.phase = phase  # in [0, 1): where on the period's grid this bot ticks
+        # Where this bot starts in the throttle's rotation: uncorrelated with its
+        # phase, or the bots of one wheel slot would all skip, or all run, together.
+        self.rotation = random.random()
         self.next_due = math.inf
         self.tick_index = 0  # grid points seen: drives the throttle's rotation
         self.priority_high = priority_high

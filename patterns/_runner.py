@@ -286,7 +286,7 @@ class Runner:
                     self.low_ticks_due += 1
                     if throttle > 0.0:
                         cell.tick_index += 1
-                        if (cell.tick_index * PHI + cell.phase) % 1.0 < throttle:
+                        if (cell.tick_index * PHI + cell.rotation) % 1.0 < throttle:
                             self.skipped += 1
                             self.throttled_skips += 1
                             continue
