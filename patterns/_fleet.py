@@ -135,7 +135,11 @@ class Fleet:
     ) -> bool:
         self.begin_stop()
         assert self._group is not None
-        suppressed = self._group.__exit__(exc_type, exc, tb)
+        try:
+            suppressed = self._group.__exit__(exc_type, exc, tb)
+        except BaseException as group_exc:
+            self._raise_failures(group_exc)
+            raise
         self._raise_failures(exc)
         return bool(suppressed)
 
@@ -172,7 +176,11 @@ class Fleet:
     ) -> bool:
         self.begin_stop()
         assert self._group is not None
-        suppressed = await self._group.__aexit__(exc_type, exc, tb)
+        try:
+            suppressed = await self._group.__aexit__(exc_type, exc, tb)
+        except BaseException as group_exc:
+            self._raise_failures(group_exc)
+            raise
         self._raise_failures(exc)
         return bool(suppressed)
 
@@ -196,14 +204,20 @@ class Fleet:
             except (WouldBlock, Closed):
                 pass
 
-    def _raise_failures(self, body_exc: BaseException | None) -> None:
+    def _raise_failures(self, cause: BaseException | None) -> None:
+        """Raise the ExceptionGroup of failed bots (and on_stop errors), if any,
+        chained to what ended the block (a cancellation, say) as its cause.
+
+        The failures win over a cancellation: they are what the user must
+        see. Under trio the cancel scope stays cancelled (its next checkpoint
+        raises again); under asyncio the task's ``cancelling()`` count stays
+        raised for ``asyncio.timeout`` and TaskGroup to read.
+        """
         with self._lock:
             errors = list(self._failures)
         if errors:
             eg = ExceptionGroup("bots of the fleet failed", errors)  # type: ignore[type-var]
-            if body_exc is not None:
-                raise eg from body_exc
-            raise eg
+            raise eg from cause
 
     def start_task(self, fn: Callable[..., Any], /, *args: Any) -> None:
         """Start an async helper (a handler that awaits) in the fleet's group."""

@@ -159,26 +159,26 @@ class Runner:
     async def arun(self) -> None:
         """The runner's loop as a trio or asyncio task."""
         wake = self.wake
-        while True:
-            delay = self.pump()
-            if self.finished():
-                return
-            self.idle = True
-            if self.ready:
-                self.idle = False
-                await self.fleet.checkpoint()  # let handler tasks and senders run
-                continue
-            try:
+        try:
+            while True:
+                delay = self.pump()
+                if self.finished():
+                    return
+                self.idle = True
+                if self.ready:
+                    self.idle = False
+                    await self.fleet.checkpoint()  # let handler tasks and senders run
+                    continue
                 try:
                     await wake.arecv(delay)
                 except TimeoutError:
                     pass
-            except BaseException:
-                # Cancelled (chanpy's, trio's or asyncio's): nothing may await any
-                # more, but what was accepted is still handled, synchronously.
-                self.cancelled()
-                raise
-            self.idle = False
+                self.idle = False
+        except BaseException:
+            # Cancelled (chanpy's, trio's or asyncio's) at any await: nothing may
+            # await any more, but what was accepted is still handled, synchronously.
+            self.cancelled()
+            raise
 
     def cancelled(self) -> None:
         """The fleet's context was cancelled: stop every bot of this runner now,
@@ -442,15 +442,12 @@ class Runner:
                         self.crash(cell, exc, item if kind == MESSAGE else None)
                         break
                     except BaseException as exc:
-                        # Cancelled from outside: account for the message, then
-                        # handle what is left without awaiting.
+                        # Cancelled from outside: account for the message; the
+                        # handler below handles what is left without awaiting.
                         if kind == MESSAGE:
                             self.dead_letter(cell, item, "cancelled", exc)
-                        cell.busy = False
-                        if kind == STOP:
+                        elif kind == STOP:
                             self._done(cell)
-                        else:
-                            self.drain_now(cell)
                         raise
                     if kind == TICK:
                         self.ticks += 1
@@ -482,10 +479,19 @@ class Runner:
                 pending, kind = self.handle(cell, item), MESSAGE
                 if pending is None:
                     await self.fleet.checkpoint()
+        except BaseException:
+            # Cancelled at any await: nothing may await any more; what the bot
+            # accepted is handled here and now.
+            cell.busy = False
+            if cell.state != DONE:
+                self.drain_now(cell)
+            raise
         finally:
             cell.busy = False
             self.busy_tasks -= 1
-            if cell.state != DONE:
+            if cell.state != DONE and self.final:
+                self.drain_now(cell)  # the runner is gone: nobody else will
+            elif cell.state != DONE:
                 self.notify(cell)  # the runner decides what is left (more mail, a stop)
             else:
                 self.kick()  # the runner may be waiting for this task to end
