@@ -33,8 +33,12 @@ lint: $(CI_STAMP)
 	$(VENV)/bin/ruff check chanpy patterns tests bench docs
 	$(VENV)/bin/ruff format --check chanpy patterns tests bench docs
 
+# `patterns/` is the package `chanpy_patterns`: mypy and mkdocstrings (griffe,
+# which reads sources without importing them) find it under that name here.
+LINK_PATTERNS := mkdir -p build/typing && ln -sfn ../../patterns build/typing/chanpy_patterns
+
 type: $(CI_STAMP)
-	mkdir -p build/typing && ln -sfn ../../patterns build/typing/chanpy_patterns
+	$(LINK_PATTERNS)
 	$(VENV)/bin/mypy --strict
 
 # The C core alone: 8-thread stress programs under ThreadSanitizer and under
@@ -59,6 +63,7 @@ bench: $(VENV)/.stamp-bench+test
 
 # (NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its successor otherwise.)
 docs: $(CI_STAMP)
+	$(LINK_PATTERNS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 ci: lint type csan test docs

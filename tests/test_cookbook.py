@@ -31,6 +31,8 @@ COOKBOOK = ROOT / "docs" / "cookbook"
 # under 5 s; this leaves room for a loaded CI machine.
 RECIPE_TIMEOUT = 30
 RECIPES = sorted(COOKBOOK.glob("*.py"))
+# What a recipe may import from: the packages themselves, not their modules.
+PUBLIC_PACKAGES = ("chanpy", "chanpy_patterns")
 _RECIPE_NAME = re.compile(r"\d\d_[a-z0-9]+(_[a-z0-9]+)*")
 _SNIPPET_BLOCK = re.compile(r"^--8<--\n(.*?)\n--8<--$", re.MULTILINE | re.DOTALL)
 
@@ -63,7 +65,7 @@ def _nav_pages() -> set[str]:
 
 
 def test_every_chapter_of_the_cookbook_is_there() -> None:
-    """The Go-by-Example order the cookbook promises, core and Layer 2."""
+    """The Go-by-Example order the cookbook promises: core, Layer 2, then the bot fleet."""
     names = {p.stem for p in RECIPES}
     assert {
         "01_channels",
@@ -84,6 +86,13 @@ def test_every_chapter_of_the_cookbook_is_there() -> None:
         "16_context_cancellation",
         "17_threads_and_trio",
         "18_threads_and_asyncio",
+        "19_first_fleet",
+        "20_request_response",
+        "21_supervision",
+        "22_backpressure",
+        "23_throttling",
+        "24_async_bots",
+        "25_shutting_down",
     } <= names
 
 
@@ -134,12 +143,15 @@ def test_recipe_is_a_documented_public_api_program(recipe: Path) -> None:
     assert ast.get_docstring(tree), f"{recipe.name}: say what the recipe shows, and why"
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
-            assert node.module == "chanpy" or not node.module.startswith("chanpy"), (
-                f"{recipe.name}: import from chanpy itself (the public API), not from {node.module}"
+            assert node.module in PUBLIC_PACKAGES or not node.module.startswith("chanpy"), (
+                f"{recipe.name}: import from {' or '.join(PUBLIC_PACKAGES)} itself "
+                f"(the public API), not from {node.module}"
             )
         if isinstance(node, ast.Import):
             for alias in node.names:
-                assert not alias.name.startswith("chanpy."), f"{recipe.name}: {alias.name}"
+                assert not alias.name.startswith(("chanpy.", "chanpy_patterns.")), (
+                    f"{recipe.name}: {alias.name}"
+                )
     assert 'if __name__ == "__main__":' in source, f"{recipe.name}: a whole program"
     output = recipe.with_suffix(".out")
     assert output.is_file(), f"{recipe.name}: record its output in {output.name}"

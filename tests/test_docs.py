@@ -7,9 +7,10 @@ failing example's traceback names the page and the line of the page it is on.
 Only fences opened with exactly ```python are run; ```sh, ```text, ```c and
 the rest are prose. (The cookbook's programs are run by test_cookbook.py.)
 
-The last test builds the site as CI does (``mkdocs build --strict``, where
-the docs extra is installed) and checks that the generated API reference
-has an entry for every name in ``chanpy.__all__``.
+The last tests build the site as CI does (``mkdocs build --strict``, where
+the docs extra is installed) and check that the generated API references
+have an entry for every name in ``chanpy.__all__`` and for every name of
+the bot runtime's ``chanpy_patterns.__all__``.
 """
 
 from __future__ import annotations
@@ -137,21 +138,12 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
         )
 
 
-@pytest.mark.timeout(180)
-def test_the_site_builds_and_the_api_reference_documents_all_of_chanpy_all(
-    tmp_path: Path,
-) -> None:
-    """``mkdocs build --strict``, then every name of ``chanpy.__all__`` has its entry.
-
-    The reference page is generated (``::: chanpy`` in docs/reference.md)
-    from the sources by griffe's static analysis, which is what sees the
-    typed stubs of the C objects; this checks that it renders them.
-    """
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built as CI builds it (``mkdocs build --strict``), once for the module."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings_handlers.python")
-    import chanpy
-
-    site = tmp_path / "site"
+    site = tmp_path_factory.mktemp("docs") / "site"
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
@@ -165,13 +157,46 @@ def test_the_site_builds_and_the_api_reference_documents_all_of_chanpy_all(
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"mkdocs build did not finish in 150 s\n{exc.stderr!r}")
     assert proc.returncode == 0, f"mkdocs build --strict failed\n{proc.stderr}"
-    reference = (site / "reference" / "index.html").read_text()
-    anchors = set(re.findall(r'id="(chanpy\.[\w.]+)"', reference))
+    return site
+
+
+def _anchors(page: Path, package: str) -> set[str]:
+    return set(re.findall(rf'id="({package}\.[\w.]+)"', page.read_text()))
+
+
+@pytest.mark.timeout(180)
+def test_the_site_builds_and_the_api_reference_documents_all_of_chanpy_all(site: Path) -> None:
+    """Every name of ``chanpy.__all__`` has its entry in the built reference.
+
+    The reference page is generated (``::: chanpy`` in docs/reference.md)
+    from the sources by griffe's static analysis, which is what sees the
+    typed stubs of the C objects; this checks that it renders them.
+    """
+    import chanpy
+
+    page = site / "reference" / "index.html"
+    anchors = _anchors(page, "chanpy")
     missing = {f"chanpy.{name}" for name in chanpy.__all__} - anchors
     assert not missing, f"docs/reference.md does not document {sorted(missing)}"
     for member in ("Chan.send", "Chan.recv", "Chan.send_nowait", "Chan.asend", "Chan.close"):
         assert f"chanpy.{member}" in anchors
     # The signatures come from the TYPE_CHECKING stubs, not from the C objects.
-    text = re.sub(r"<[^>]+>", "", reference)
+    text = re.sub(r"<[^>]+>", "", page.read_text())
     assert "timeout: float | None = None" in text
     assert "_ChanBase" not in text
+
+
+@pytest.mark.timeout(180)
+def test_the_bot_runtime_reference_documents_chanpy_patterns(site: Path) -> None:
+    """docs/patterns-reference.md (``::: chanpy_patterns``) has an entry for each of
+    its own exports; griffe finds the package, whose folder is ``patterns/``,
+    by its installed name. (WouldBlock is chanpy's, documented with chanpy.)"""
+    import chanpy
+    import chanpy_patterns
+
+    anchors = _anchors(site / "patterns-reference" / "index.html", "chanpy_patterns")
+    own = set(chanpy_patterns.__all__) - set(chanpy.__all__)
+    missing = {f"chanpy_patterns.{name}" for name in own} - anchors
+    assert not missing, f"docs/patterns-reference.md does not document {sorted(missing)}"
+    for member in ("Fleet.spawn", "Fleet.stats", "BotRef.ask", "BotRef.aask", "Bot.on_tick"):
+        assert f"chanpy_patterns.{member}" in anchors
