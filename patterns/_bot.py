@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import get_ident
@@ -256,6 +258,13 @@ class BotRef:
         runner (it could never be answered). From a handler on another
         runner it works but holds up that runner's bots while it waits.
         """
+        if self._cell.stopping:
+            raise self._stopped()
+        if _in_event_loop():
+            raise RuntimeError(
+                f"ask() to {self._cell.name!r} would block this thread's running event "
+                "loop; use `await ref.aask(...)`"
+            )
         if self._cell.runner.ident == get_ident():
             raise RuntimeError(
                 f"ask() to {self._cell.name!r} from a handler on its own runner would "
@@ -298,6 +307,14 @@ class BotRef:
         cell.stopping = True
         cell.mailbox.close()
         cell.runner.notify(cell)
+
+
+def _in_event_loop() -> bool:
+    """True in a thread that runs an asyncio loop or a trio run right now."""
+    if asyncio._get_running_loop() is not None:
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and trio.lowlevel.in_trio_run()
 
 
 def _deadline(timeout: float) -> float:

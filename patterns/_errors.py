@@ -21,9 +21,9 @@ class BotFailed(Exception):
     """
 
     def __init__(self, name: str, restarts: int, crashes: int, within: float) -> None:
-        super().__init__(
-            f"bot {name!r} crashed {crashes} times within {within:g}s after "
-            f"{restarts} restarts and was stopped for good"
-        )
+        times = "once" if crashes == 1 else f"{crashes} times"
+        after = f" within {within:g}s" if within else ""
+        done = "" if restarts == 0 else f" after {restarts} restart{'s' if restarts != 1 else ''}"
+        super().__init__(f"bot {name!r} crashed {times}{after}{done} and was stopped for good")
         self.name = name
         self.restarts = restarts

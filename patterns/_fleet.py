@@ -84,8 +84,8 @@ class Fleet:
         self._dead_capacity = int(_positive("Fleet()", "dead_letters", dead_letters, integer=True))
         self.stall_after = _positive("Fleet()", "stall_after", stall_after)
         self.dead_letters: Chan[DeadLetter] = Chan(self._dead_capacity)
-        self.origin = monotonic()
-        self.closing = False
+        self._origin = monotonic()
+        self._closing = False
         self._started = False
         self._group: Group | None = None
         self._world: str | None = None
@@ -98,7 +98,7 @@ class Fleet:
         self._failed = 0
         self._dead = 0
         self._dead_dropped = 0
-        self.stalls = 0
+        self._stalls = 0
         self._watch_stop: Chan[None] = Chan()
         self._next_runner = 0
         self._checkpoint: Callable[[], Awaitable[object]] = _no_checkpoint
@@ -110,7 +110,7 @@ class Fleet:
             raise RuntimeError("a Fleet can be entered only once; make a new one")
         self._started = True
         self._world = world
-        self.origin = monotonic()
+        self._origin = monotonic()
         self._runners = [Runner(self, i, world is not None) for i in range(self.workers)]
 
     def __enter__(self) -> Fleet:
@@ -122,7 +122,7 @@ class Fleet:
                 group.go(r.run)
             group.go(self._watchdog)
         except BaseException:
-            self.begin_stop()
+            self.stop()
             group.__exit__(*sys.exc_info())
             raise
         return self
@@ -133,7 +133,7 @@ class Fleet:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        self.begin_stop()
+        self.stop()
         assert self._group is not None
         try:
             suppressed = self._group.__exit__(exc_type, exc, tb)
@@ -163,7 +163,7 @@ class Fleet:
                 group.go(r.arun)
             group.go(self._watchdog)  # a thread: it must see a loop that is stuck
         except BaseException:
-            self.begin_stop()
+            self.stop()
             await group.__aexit__(*sys.exc_info())
             raise
         return self
@@ -174,7 +174,7 @@ class Fleet:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        self.begin_stop()
+        self.stop()
         assert self._group is not None
         try:
             suppressed = await self._group.__aexit__(exc_type, exc, tb)
@@ -188,12 +188,14 @@ class Fleet:
         """Let the loop run other tasks (async fleets only): the world's own checkpoint."""
         await self._checkpoint()
 
-    def begin_stop(self) -> None:
-        """Stop accepting spawns and stop every bot gracefully. Never blocks."""
+    def stop(self) -> None:
+        """Stop the fleet gracefully: it spawns no more bots, and every bot stops as
+        with ``ref.stop()`` (it handles what it accepted, then ``on_stop``).
+        Returns at once, idempotent; the fleet's exit waits for the end."""
         with self._lock:
-            if self.closing:
+            if self._closing:
                 return
-            self.closing = True
+            self._closing = True
             cells = list(self._cells.values())
         for cell in cells:
             cell.ref.stop()
@@ -219,7 +221,7 @@ class Fleet:
             eg = ExceptionGroup("bots of the fleet failed", errors)  # type: ignore[type-var]
             raise eg from cause
 
-    def start_task(self, fn: Callable[..., Any], /, *args: Any) -> None:
+    def _start_task(self, fn: Callable[..., Any], /, *args: Any) -> None:
         """Start an async helper (a handler that awaits) in the fleet's group."""
         assert self._group is not None
         self._group.go(fn, *args)
@@ -309,7 +311,7 @@ class Fleet:
                         f"{cls.__name__}.{h} is async: async handlers need `async with Fleet()` "
                         "under trio or asyncio"
                     )
-        if self.closing or not self._started:
+        if self._closing or not self._started:
             raise RuntimeError(
                 "spawn bots inside `with Fleet()` or `async with Fleet()`, before it stops"
             )
@@ -318,9 +320,9 @@ class Fleet:
         if type(instance).on_tick is Bot.on_tick:
             period = 0.0  # nothing to tick
         seq = next(self._seq)
-        runner = team.runner if team is not None else self._pick_runner()
+        runner = team._runner if team is not None else self._pick_runner()
         with self._lock:
-            if self.closing:
+            if self._closing:
                 raise RuntimeError("the fleet is stopping; it spawns no more bots")
             if name is None:
                 name = f"{cls.__name__}-{seq}"
@@ -341,7 +343,7 @@ class Fleet:
             self._cells[name] = cell
             self._spawned += 1
             if team is not None:
-                team.members.append(cell)
+                team._members.append(cell)
         runner.add(cell)
         return cell.ref
 
@@ -349,29 +351,29 @@ class Fleet:
         """The running bot called ``name``. Raises KeyError if there is none."""
         return self._cells[name].ref
 
-    def cells_of(self, runner: Runner) -> list[Cell]:
+    def _cells_of(self, runner: Runner) -> list[Cell]:
         """The live cells of one runner (for its cancellation drain)."""
         with self._lock:
             return [c for c in self._cells.values() if c.runner is runner and c.state != DONE]
 
     # -- what runners report -------------------------------------------------
 
-    def finished(self, cell: Cell) -> None:
+    def _bot_finished(self, cell: Cell) -> None:
         with self._lock:
             if self._cells.get(cell.name) is cell:
                 del self._cells[cell.name]
 
-    def failed(self, cell: Cell, error: BotFailed) -> None:
+    def _bot_failed(self, cell: Cell, error: BotFailed) -> None:
         with self._lock:
             self._failed += 1
             self._failures.append(error)
 
-    def stop_error(self, cell: Cell, exc: Exception) -> None:
+    def _stop_error(self, cell: Cell, exc: Exception) -> None:
         exc.add_note(f"raised by on_stop of bot {cell.name!r}")
         with self._lock:
             self._failures.append(exc)
 
-    def dead_letter(self, letter: DeadLetter) -> None:
+    def _dead_letter(self, letter: DeadLetter) -> None:
         with self._lock:
             self._dead += 1
             ch = self.dead_letters
@@ -427,8 +429,8 @@ class Fleet:
             failed=failed,
             throttled=level if low_due else 0.0,
             bytes_per_bot=per_bot if bots else 0.0,
-            stalls=self.stalls,
-            uptime=monotonic() - self.origin,
+            stalls=self._stalls,
+            uptime=monotonic() - self._origin,
         )
 
     def _watchdog(self) -> None:
@@ -453,7 +455,7 @@ class Fleet:
                 if reported.get(runner.index) == since:
                     continue
                 reported[runner.index] = since
-                self.stalls += 1
+                self._stalls += 1
                 log.warning(
                     "runner %d stalled: bot %r has been in one handler for %.2fs",
                     runner.index,

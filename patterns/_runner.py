@@ -119,7 +119,7 @@ class Runner:
         now = monotonic()
         period = cell.period
         # The grid: origin + (phase + k) * period; the first point after now.
-        origin = self.fleet.origin + cell.phase * period
+        origin = self.fleet._origin + cell.phase * period
         k = math.floor((now - origin) / period) + 1
         cell.next_due = origin + k * period
         self._insert(cell)
@@ -184,8 +184,8 @@ class Runner:
         """The fleet's context was cancelled: stop every bot of this runner now,
         handling what they accepted without waiting for anything."""
         self.final = True
-        self.fleet.begin_stop()
-        for cell in self.fleet.cells_of(self):
+        self.fleet.stop()
+        for cell in self.fleet._cells_of(self):
             if not cell.busy:
                 self.drain_now(cell)
 
@@ -205,7 +205,7 @@ class Runner:
 
     def finished(self) -> bool:
         """True once the fleet is closing and nothing of this runner is left."""
-        return self.fleet.closing and self.added == self.done and self.busy_tasks == 0
+        return self.fleet._closing and self.added == self.done and self.busy_tasks == 0
 
     def pump(self) -> float | None:
         """Do all work due now; return seconds until the next timed work (None: none)."""
@@ -413,7 +413,7 @@ class Runner:
         cell.busy = True
         self.busy_tasks += 1
         try:
-            self.fleet.start_task(self.drain_async, cell, pending, item, kind)
+            self.fleet._start_task(self.drain_async, cell, pending, item, kind)
         except BaseException:
             cell.busy = False
             self.busy_tasks -= 1
@@ -436,7 +436,7 @@ class Runner:
                         r = await _Tracked(pending, self, cell)
                     except Exception as exc:
                         if kind == STOP:
-                            self.fleet.stop_error(cell, exc)
+                            self.fleet._stop_error(cell, exc)
                             self._done(cell)
                             break
                         self.crash(cell, exc, item if kind == MESSAGE else None)
@@ -550,7 +550,7 @@ class Runner:
             self.dead_letter(cell, item, "crashed", exc)
         team = cell.team
         if team is not None:
-            team.crashed(cell, exc)
+            team._crashed(cell, exc)
         else:
             self.supervise(cell, exc)
 
@@ -568,7 +568,7 @@ class Runner:
         cell.state = BACKOFF
         if self.final:
             return  # drain_now restarts it at once
-        if cell.stopping or self.fleet.closing:
+        if cell.stopping or self.fleet._closing:
             delay = 0.0  # a stopping bot restarts at once to handle what it accepted
         heapq.heappush(self.restart_heap, (monotonic() + delay, next(_seq), cell))
 
@@ -590,14 +590,14 @@ class Runner:
         cell.instance = None
         cell.stopping = True
         cell.mailbox.close()
-        intensity = cell.team.intensity if cell.team is not None else cell.intensity
+        intensity = cell.team._intensity if cell.team is not None else cell.intensity
         if intensity is None:
             crashes, within = 1, 0.0
         else:
             crashes, within = intensity.crashes_in_period, intensity.policy.within
         error = BotFailed(cell.name, cell.restarts, crashes, within)
         error.__cause__ = exc
-        self.fleet.failed(cell, error)
+        self.fleet._bot_failed(cell, error)
         while True:
             try:
                 item = cell.mailbox.recv_nowait()
@@ -624,7 +624,7 @@ class Runner:
             try:
                 r = bot.on_stop()
             except Exception as exc:
-                self.fleet.stop_error(cell, exc)
+                self.fleet._stop_error(cell, exc)
                 r = None
             self.current = None
             if r is not None and inspect.isawaitable(r):
@@ -639,7 +639,7 @@ class Runner:
             return
         cell.state = DONE
         self.done += 1
-        self.fleet.finished(cell)
+        self.fleet._bot_finished(cell)
         if cell.done_chan is not None:
             cell.done_chan.close()
 
@@ -647,7 +647,7 @@ class Runner:
         self, cell: Cell, item: object, reason: str, error: BaseException | None
     ) -> None:
         msg = item.msg if type(item) is Ask else item
-        self.fleet.dead_letter(DeadLetter(cell.name, msg, reason, error))
+        self.fleet._dead_letter(DeadLetter(cell.name, msg, reason, error))
 
 
 async def _await(awaitable: Awaitable[Any]) -> None:

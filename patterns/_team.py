@@ -33,10 +33,10 @@ class Team:
 
     def __init__(self, fleet: Fleet, runner: Runner, strategy: Strategy, restart: Restart) -> None:
         self._fleet = fleet
-        self.runner = runner
+        self._runner = runner
         self.strategy: Strategy = strategy
-        self.intensity = Intensity(restart)
-        self.members: list[Cell] = []
+        self._intensity = Intensity(restart)
+        self._members: list[Cell] = []
 
     def spawn(
         self,
@@ -55,16 +55,16 @@ class Team:
     @property
     def refs(self) -> tuple[BotRef, ...]:
         """The members, in spawn order."""
-        return tuple(c.ref for c in self.members)
+        return tuple(c.ref for c in self._members)
 
-    def crashed(self, cell: Cell, exc: Exception) -> None:
+    def _crashed(self, cell: Cell, exc: Exception) -> None:
         """A member crashed (on the team's runner): restart it and the affected teammates."""
-        runner = self.runner
-        start = 0 if self.strategy == "one_for_all" else self.members.index(cell)
-        affected = [m for m in self.members[start:] if m.state != DONE]
-        delay = self.intensity.crash(monotonic())
+        runner = self._runner
+        start = 0 if self.strategy == "one_for_all" else self._members.index(cell)
+        affected = [m for m in self._members[start:] if m.state != DONE]
+        delay = self._intensity.crash(monotonic())
         if delay is None:
-            for m in affected if self.strategy == "rest_for_one" else self.members:
+            for m in affected if self.strategy == "rest_for_one" else self._members:
                 if m.state != DONE:
                     runner.fail(m, exc)
             return

@@ -1251,3 +1251,25 @@ def test_ask_refuses_a_bad_timeout() -> None:
         with pytest.raises(TypeError, match="timeout"):
             ref.ask("x", timeout="1")  # type: ignore[arg-type]
         assert ref.ask("x", timeout=5) == "x"
+
+
+@pytest.mark.parametrize("world", ["trio", "asyncio"])
+def test_a_blocking_ask_on_the_loop_thread_is_refused_before_sending(world: str) -> None:
+    class Echo(Bot):
+        def on_message(self, msg: object) -> object:
+            return msg
+
+    async def body() -> tuple[str, int]:
+        async with Fleet(workers=1) as fleet:
+            ref = fleet.spawn(Echo, tick=None)
+            with pytest.raises(RuntimeError, match="aask") as info:
+                ref.ask("hello", timeout=1)
+            assert await ref.aask("after", timeout=5) == "after"
+            return str(info.value), fleet.stats().messages
+
+    if world == "trio":
+        message, handled = trio.run(body)
+    else:
+        message, handled = asyncio.run(body())
+    assert "event loop" in message
+    assert handled == 1  # only "after": the refused ask was never put in the mailbox
