@@ -1265,7 +1265,8 @@ def test_a_blocking_ask_on_the_loop_thread_is_refused_before_sending(world: str)
             with pytest.raises(RuntimeError, match="aask") as info:
                 ref.ask("hello", timeout=1)
             assert await ref.aask("after", timeout=5) == "after"
-            return str(info.value), fleet.stats().messages
+            handled = fleet.stats().messages
+        return str(info.value), handled
 
     if world == "trio":
         message, handled = trio.run(body)
