@@ -44,6 +44,7 @@ MASK: Final = WHEEL - 1
 LAG_WINDOW: Final = 4096  # recent tick lags kept per runner for the percentiles
 BATCH: Final = 32  # messages one bot handles before the runner serves the others
 PHI: Final = 0.6180339887498949  # golden ratio step: the throttle's even, rotating choice
+TARGET_LOAD: Final = 0.75  # the share of its time a throttled runner should be working
 # What an async handler task is finishing.
 MESSAGE: Final = 0
 TICK: Final = 1
@@ -87,6 +88,9 @@ class Runner:
         # The throttle: a share of normal-priority ticks to skip, in [0, 1 - floor].
         self.level = 0.0
         self.lag_signal = 0.0
+        self.work = 0.0  # seconds spent in pump(), all told
+        self.work_seen = 0.0  # ... at the controller's last step
+        self.load_signal = 0.0
         self.last_control = monotonic()
         # The watchdog reads these: which bot is in a handler since when.
         self.current: Cell | None = None
@@ -223,8 +227,10 @@ class Runner:
             cell = ready.popleft()
             cell.queued = False
             self.serve(cell)
+        end = monotonic()
+        self.work += end - now
         if self.fleet.tick_budget is not None:
-            self._control(monotonic())
+            self._control(end)
         return self._next_delay()
 
     def _next_delay(self) -> float | None:
@@ -318,13 +324,17 @@ class Runner:
         self.slot = max(self.slot, end)
 
     def _control(self, now: float) -> None:
-        """Steer the throttle so the recent worst tick lag settles at half the budget.
+        """Set the share of normal-priority ticks to skip, from the runner's load.
 
-        The signal is the worst lag of the last 256 ticks, smoothed over
-        ~250 ms. The share of normal-priority ticks skipped moves in
-        proportion to how far the signal is from half the budget (an
-        integral controller: no steady error, no steps), between 0 and
-        ``1 - throttle_floor``; a full swing takes about a second.
+        Lag says *whether* to throttle: the worst of the last 256 tick lags,
+        smoothed over ~250 ms, past half the budget. Load says *how much*:
+        the share of wall time the runner spent working, smoothed, divided by
+        the share of ticks it let run, estimates the load it would carry
+        unthrottled; the throttle keeps the share of ticks that brings that
+        down to ``TARGET_LOAD``, between 0 and ``1 - throttle_floor``. Load
+        answers linearly to the share (lag does not: it is ~0 below capacity
+        and unbounded above), so the share settles instead of oscillating;
+        it follows its target with a 0.25 s time constant, never in steps.
         """
         dt = now - self.last_control
         if dt < 0.01:
@@ -337,13 +347,23 @@ class Runner:
             lag = lags[j & (LAG_WINDOW - 1)]
             if lag > worst:
                 worst = lag
-        self.lag_signal += (worst - self.lag_signal) * min(1.0, dt / 0.25)
+        smooth = min(1.0, dt / 0.25)
+        self.lag_signal += (worst - self.lag_signal) * smooth
+        # The runners share one GIL (or one loop): the load is the fleet's.
+        work = sum(r.work for r in self.fleet._runners)
+        load = min(1.0, (work - self.work_seen) / dt)
+        self.work_seen = work
+        self.load_signal += (load - self.load_signal) * smooth
         budget = self.fleet.tick_budget
         assert budget is not None
-        setpoint = budget / 2
-        error = max(-1.0, min(1.0, (self.lag_signal - setpoint) / setpoint))
-        level = self.level + error * min(dt, 0.1)
-        self.level = max(0.0, min(1.0 - self.fleet.throttle_floor, level))
+        target = 0.0
+        if self.level > 0.0 or self.lag_signal > budget / 2:
+            unthrottled = self.load_signal / max(0.05, 1.0 - self.level)
+            if unthrottled > TARGET_LOAD:
+                target = min(1.0 - self.fleet.throttle_floor, 1.0 - TARGET_LOAD / unthrottled)
+        self.level += (target - self.level) * min(1.0, dt / 0.25)
+        if self.level < 0.005:
+            self.level = 0.0
 
     # -- messages ------------------------------------------------------------
 
@@ -662,7 +682,8 @@ def _close(awaitable: Awaitable[Any]) -> None:
 
 class _Tracked:
     """Awaits a handler's coroutine step by step, telling the watchdog which bot
-    runs during each step (time spent suspended, awaiting I/O, is no stall)."""
+    runs during each step (time spent suspended, awaiting I/O, is no stall) and
+    adding the step's time to the runner's work (the throttle's load)."""
 
     __slots__ = ("_aw", "_cell", "_runner")
 
@@ -680,13 +701,14 @@ class _Tracked:
         error: BaseException | None = None
         while True:
             runner.current = cell
-            runner.since = monotonic()
+            runner.since = start = monotonic()
             try:
                 step = coro.throw(error) if error is not None else coro.send(value)
             except StopIteration as done:
                 return done.value
             finally:
                 runner.current = None
+                runner.work += monotonic() - start  # the throttle's load counts it
             try:
                 value, error = (yield step), None
             except BaseException as exc:
