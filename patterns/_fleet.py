@@ -42,11 +42,11 @@ def _positive(api: str, name: str, value: object, *, integer: bool = False) -> f
 class Fleet:
     """Runs bots on ``workers`` runners: threads under ``with``, tasks under ``async with``.
 
-    ``tick_budget`` (seconds, optional) turns on throttling: when the recent
-    tick lag of a runner exceeds half the budget, it skips a share of its
-    normal-priority bots' ticks that grows linearly up to
-    ``1 - throttle_floor`` as the lag reaches the budget, and gives them back
-    as the lag falls; high-priority bots are never throttled. ``dead_letters``
+    ``tick_budget`` (seconds, optional) turns on throttling: once the recent
+    tick lag of a runner exceeds half the budget, it skips the share of its
+    normal-priority bots' ticks (at most ``1 - throttle_floor``) that keeps
+    the fleet working ~75% of the time, and gives them back as the load
+    falls; high-priority bots are never throttled. ``dead_letters``
     bounds the dead-letter channel (older letters are dropped and counted
     once it is full). ``stall_after`` is how long one handler may run before
     the watchdog reports its runner stalled (a warning on the
