@@ -307,6 +307,15 @@ def _pingpong(make: Callable[[], tuple[Put, Get, Put, Get]]) -> Run:
     return run
 
 
+def _lock_pipe() -> tuple[Put, Get]:
+    # The hand-off floor: a held threading.Lock as a binary semaphore. put
+    # releases it, get acquires it; no value moves, only the wake-up, which is
+    # all an unbuffered hand-off between two threads must cost.
+    lock = threading.Lock()
+    lock.acquire()
+    return (lambda _v: lock.release()), lock.acquire
+
+
 def _pair(make: Callable[[], tuple[Put, Get]]) -> Callable[[], tuple[Put, Get, Put, Get]]:
     def both() -> tuple[Put, Get, Put, Get]:
         return (*make(), *make())
@@ -1345,18 +1354,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="pingpong",
         title="unbuffered ping-pong between two threads, per round trip",
         description="Thread A sends on an unbuffered channel, thread B receives and "
-        "sends it back on another; one op is a round trip (vs two queue.Queue(1)).",
+        "sends it back on another; one op is a round trip (vs two queue.Queue(1), and "
+        "two bare threading.Lock hand-offs: the floor).",
         unit="round trip",
         chanpy=Impl("chanpy", _pingpong(_pair(lambda: _chanpy_pipe(0)))),
         peers=(
             Impl("queue.Queue(1) pair", _pingpong(_pair(lambda: _queue_pipe(1)))),
+            Impl("threading.Lock floor", _pingpong(_pair(_lock_pipe))),
             Impl("pygolang", _pingpong(_pair(lambda: _pygolang_pipe(0))), requires=("golang",)),
         ),
         messages=20_000,
         busy_messages=5_000,
         min_messages=50,
         go="pingpong",
-        targets=(Target("queue.Queue(1) pair", 0.5, "≤ 0.5x the queue pair's round trip"),),
+        targets=(
+            Target("queue.Queue(1) pair", 0.5, "≤ 0.5x the queue pair's round trip"),
+            Target(
+                "threading.Lock floor",
+                1.1,
+                "≤ 1.1x two bare threading.Lock hand-offs (the OS floor)",
+                p99=False,
+            ),
+        ),
     ),
     Scenario(
         name="select-4",
