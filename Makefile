@@ -4,17 +4,18 @@
 # the install stamp depends on the sources and rebuilds.
 #
 #   make bench-quick   the main job: quick channel benchmarks, ratio to each peer
+#   make bench-peers   the same with every peer: installs Go and pygolang first
 #   make ci            everything CI checks: ruff, mypy --strict, C sanitizer
 #                      stress tests, pytest (with the cookbook), mkdocs --strict
 #   make dev           just the set-up (all extras)
-#   make lint | type | csan | test | stress | bench | docs
+#   make lint | type | csan | test | stress | bench | docs | peers
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NATIVE := $(wildcard _native/*.c _native/*.h _native/build_ffi.py)
 
-.PHONY: dev lint type csan ctest test stress bench bench-quick docs ci clean
+.PHONY: dev lint type csan ctest test stress bench bench-quick bench-peers peers docs ci clean
 
 # One stamp per set of extras, refreshed when the build inputs change.
 $(VENV)/.stamp-%: pyproject.toml setup.py $(NATIVE) chanpy/_version.py
@@ -56,6 +57,30 @@ stress: $(CI_STAMP)
 	CHANPY_STRESS_SCALE=5 $(PY) -m pytest -q -m stress
 
 bench-quick: $(VENV)/.stamp-bench
+	$(PY) -m chanpy.bench --quick
+
+# The two peers the bench extra cannot bring. Go: Debian's golang-go (apt-get,
+# as root or through sudo), unless a `go` is already on PATH; the benchmark
+# builds bench/go/chanbench.go with it (standard library only, no download).
+# pygolang: its sdist builds only with Cython < 3, pinned here for its build.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+PEERS_STAMP := $(VENV)/.stamp-peers
+
+peers: $(PEERS_STAMP)
+	@command -v go >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo 'no go on PATH and no apt-get: install Go (1.19 or later) yourself' >&2; exit 1; }; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go; }
+	go version
+
+$(PEERS_STAMP): $(VENV)/.stamp-bench
+	printf 'cython<3\n' > $(VENV)/cython-lt3.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --build-constraint $(VENV)/cython-lt3.txt pygolang
+	$(PY) -c 'import golang; print("pygolang", golang.__version__)'
+	touch $@
+
+# A full quick run, every peer included: a fresh machine needs just this.
+bench-peers: peers
 	$(PY) -m chanpy.bench --quick
 
 bench: $(VENV)/.stamp-bench+test

@@ -9,6 +9,7 @@ the reason, never an error.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -55,10 +56,16 @@ class GoBench:
             return cls(skipped=f"`go version` failed: {exc}")
         tmp = tempfile.TemporaryDirectory(prefix="chanpy-bench-go-")
         binary = Path(tmp.name) / "chanbench"
+        env = dict(os.environ)
+        if not any(env.get(name) for name in ("GOCACHE", "XDG_CACHE_HOME", "HOME")):
+            # go build needs a build cache and finds none without HOME (a
+            # bare CI or service environment): use a throwaway one.
+            env["GOCACHE"] = str(Path(tmp.name) / "gocache")
         try:
             proc = subprocess.run(
                 [go, "build", "-o", str(binary), SOURCE_NAME],
                 cwd=source.parent,
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
