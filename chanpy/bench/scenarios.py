@@ -252,9 +252,24 @@ def _culsans_sync_pipe(capacity: int) -> tuple[Put, Get]:
     return q.sync_q.put, q.sync_q.get
 
 
+# aiologic: green_* is its API for threads (and greenlets), async_* for tasks.
+# Its bounded Queue is fair: a release hands the queue's single token straight
+# to a parked waiter, so once one side has waited the two sides alternate,
+# nearly every call parks, and the buffer stops helping (about 95% of calls in
+# a 1024-buffer thread pipeline, every call but one between two asyncio tasks).
+# That is aiologic's design, not the harness; its SimpleQueue (unbounded, put
+# never waits) is measured beside it, as queue.SimpleQueue is beside
+# queue.Queue.
+
+
 def _aiologic_green_pipe(capacity: int) -> tuple[Put, Get]:
     q = _module("aiologic").Queue(maxsize=capacity)
     return q.green_put, q.green_get
+
+
+def _aiologic_simple_pipe() -> tuple[Put, Get]:
+    q = _module("aiologic").SimpleQueue()
+    return q.put, q.green_get
 
 
 def _thread_impls(cap: int, producers: int, consumers: int, *, extra: bool) -> tuple[Impl, ...]:
@@ -270,6 +285,7 @@ def _thread_impls(cap: int, producers: int, consumers: int, *, extra: bool) -> t
         impls += [
             Impl("culsans", pipe(lambda: _culsans_sync_pipe(cap)), requires=("culsans",)),
             Impl("aiologic", pipe(lambda: _aiologic_green_pipe(cap)), requires=("aiologic",)),
+            Impl("aiologic.SimpleQueue", pipe(_aiologic_simple_pipe), requires=("aiologic",)),
         ]
     return tuple(impls)
 
@@ -836,6 +852,11 @@ def _aiologic_thread_ends() -> _Ends:
     return _Ends(q.green_put, q.async_get)
 
 
+def _aiologic_simple_thread_ends() -> _Ends:
+    q = _module("aiologic").SimpleQueue()
+    return _Ends(q.put, q.async_get)
+
+
 def _janus_async_ends() -> _Ends:
     q = _module("janus").Queue(ASYNC_CAPACITY)
     return _Ends(q.async_q.put, q.async_q.get, q.aclose)
@@ -1317,7 +1338,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="threads-1to1",
         title="thread→thread, 1 producer / 1 consumer, buffer 1024",
         description="One thread sends n values, another receives them, through "
-        "a buffer of 1024 (Chan(1024) vs queue.Queue(1024), ...).",
+        "a buffer of 1024 (Chan(1024) vs queue.Queue(1024), ...; the SimpleQueues are "
+        "unbounded: their put never waits).",
         unit="message",
         chanpy=Impl("chanpy", _pipeline(lambda: _chanpy_pipe(_CAP), 1, 1)),
         peers=_thread_impls(_CAP, 1, 1, extra=True),
@@ -1452,12 +1474,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="thread-trio",
         title="thread→trio task, buffer 1024",
-        description="A plain thread sends n values (blocking send); a trio task receives.",
+        description="A plain thread sends n values (blocking send); a trio task receives "
+        "(aiologic.SimpleQueue is unbounded: its put never waits).",
         unit="message",
         chanpy=Impl("chanpy", _thread_to_trio(_chanpy_thread_ends), ("trio",), needs_async=True),
         peers=(
             Impl("culsans", _thread_to_trio(_culsans_thread_ends), ("trio", "culsans")),
             Impl("aiologic", _thread_to_trio(_aiologic_thread_ends), ("trio", "aiologic")),
+            Impl(
+                "aiologic.SimpleQueue",
+                _thread_to_trio(_aiologic_simple_thread_ends),
+                ("trio", "aiologic"),
+            ),
             Impl(
                 "trio.from_thread + memory channel",
                 _thread_to_trio(_trio_from_thread_ends),
@@ -1470,13 +1498,19 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="thread-asyncio",
         title="thread→asyncio task, buffer 1024",
-        description="A plain thread sends n values (blocking send); an asyncio task receives.",
+        description="A plain thread sends n values (blocking send); an asyncio task receives "
+        "(aiologic.SimpleQueue is unbounded: its put never waits).",
         unit="message",
         chanpy=Impl("chanpy", _thread_to_asyncio(_chanpy_thread_ends), needs_async=True),
         peers=(
             Impl("culsans", _thread_to_asyncio(_culsans_thread_ends), ("culsans",)),
             Impl("janus", _thread_to_asyncio(_janus_thread_ends), ("janus",)),
             Impl("aiologic", _thread_to_asyncio(_aiologic_thread_ends), ("aiologic",)),
+            Impl(
+                "aiologic.SimpleQueue",
+                _thread_to_asyncio(_aiologic_simple_thread_ends),
+                ("aiologic",),
+            ),
         ),
         messages=50_000,
         busy_messages=10_000,
