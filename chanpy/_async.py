@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import sniffio
@@ -25,6 +26,7 @@ from chanpy._scope import Scope, current_scope
 
 if TYPE_CHECKING:
     from chanpy._channel import Chan
+    from chanpy._context import Context
     from chanpy._select import Case, Selected
 
 __all__ = ["arecv", "aselect", "asend", "current_world"]
@@ -66,32 +68,47 @@ def current_world() -> str:
     return name
 
 
+_trio_parker: Any = None  # chanpy._park.trio_tasks, imported by the first trio wait
+
+
 def _parker(trio_ll: Any) -> Any:
     """The parker module for the calling task (``wait_select(cases, seconds)``)."""
-    if trio_ll is not None or current_world() == "trio":
+    global _trio_parker
+    if trio_ll is None and current_world() != "trio":
+        return asyncio_tasks
+    if _trio_parker is None:
         from chanpy._park import trio_tasks  # here: trio may not be installed
 
-        return trio_tasks
-    return asyncio_tasks
+        _trio_parker = trio_tasks
+    return _trio_parker
+
+
+_trio_lowlevel: Any = None  # trio.lowlevel, looked up by the first trio call
 
 
 def _begin_call() -> Any:
     """Start an async call: ``trio.lowlevel`` if the task runs under trio, else None.
 
     Only trio's own marks are read here (cheap); telling asyncio from "no
-    library at all" waits until a call has to park. Also delivers an
-    asyncio cancellation that an earlier completed operation absorbed, and
-    the cancellation of a Context scope that is already cancelled.
+    library at all" waits until a call has to park. Also delivers the
+    cancellation of a Context scope that is already cancelled and, outside
+    trio, an asyncio cancellation that an earlier completed operation
+    absorbed (only an asyncio task ever owes one, so a trio call skips it).
     """
-    owed = _owed_cancel.get()
-    if owed is not None:
-        asyncio_tasks.settle_owed_cancel(owed)
+    global _trio_lowlevel
+    trio = (_thread_local.name or _library_cvar.get()) == "trio"
+    if not trio:
+        owed = _owed_cancel.get()
+        if owed is not None:
+            asyncio_tasks.settle_owed_cancel(owed)
     scope = _current_scope.get()
     if scope is not None and scope.context._cancelled:
         return _cancelled_scope(scope)
-    if (_thread_local.name or _library_cvar.get()) == "trio":
-        return sys.modules["trio"].lowlevel
-    return None
+    if not trio:
+        return None
+    if _trio_lowlevel is None:
+        _trio_lowlevel = sys.modules["trio"].lowlevel
+    return _trio_lowlevel
 
 
 class _DeliverCancel:
@@ -125,15 +142,25 @@ def _cancelled_scope(scope: Scope) -> Any:
     return _DeliverCancel(scope)
 
 
-async def _park(trio_ll: Any, cases: tuple[Any, ...], seconds: float) -> Any:
-    """Wait on the calling task's parker. A task inside a scope it does not
-    own (it inherited it, or the scope is a thread's) also waits on the
-    scope's done channel, and raises Cancelled when that fires."""
+def _park(trio_ll: Any, cases: tuple[Any, ...], seconds: float) -> Awaitable[Any]:
+    """Wait on the calling task's parker: an awaitable of the ``Selected``.
+
+    Most often that is the parker's own coroutine, awaited by the caller
+    directly (one coroutine layer fewer on every resume). A task inside a
+    scope it does not own (it inherited it, or the scope is a thread's)
+    also waits on the scope's done channel, and raises Cancelled when that
+    fires.
+    """
     parker = _parker(trio_ll)
     scope = _current_scope.get()
     if scope is None or (scope.task is not None and scope.task.owned_by_current()):
-        return await parker.wait_select(cases, seconds)
-    context = scope.context
+        return parker.wait_select(cases, seconds)  # type: ignore[no-any-return]
+    return _park_in_scope(parker, scope.context, cases, seconds)
+
+
+async def _park_in_scope(
+    parker: Any, context: Context, cases: tuple[Any, ...], seconds: float
+) -> Any:
     done = await parker.wait_select((*cases, fast.recv(context._done)), seconds)
     if done.index == len(cases):
         raise Cancelled(context, context._cause)

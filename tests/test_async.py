@@ -606,6 +606,45 @@ def test_cross_thread_wakeups_go_through_the_token_once_each(
     assert 0 < calls["run_sync_soon"] <= calls["parks"] + 2
 
 
+def test_host_loop_wakes_a_trio_guest_run_in_the_same_thread() -> None:
+    """A trio guest run on an asyncio loop shares its thread: the host's
+    tasks wake the guest's parked tasks directly (trio schedules a guest
+    tick), and every value arrives once, in order, both ways."""
+    n = 300
+
+    async def host() -> tuple[list[int], list[int]]:
+        loop = asyncio.get_running_loop()
+        to_guest: Chan[int] = Chan()
+        to_host: Chan[int] = Chan()
+        finished: asyncio.Future[list[int]] = loop.create_future()
+
+        async def guest() -> list[int]:
+            got = [v async for v in to_guest]  # parks; the host wakes it
+            for i in range(n):
+                await to_host.asend(i)  # parks; the host's receives wake it
+            to_host.close()
+            return got
+
+        def done(outcome: Any) -> None:
+            finished.set_result(outcome.unwrap())
+
+        trio.lowlevel.start_guest_run(
+            guest,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done,
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        for i in range(n):
+            await to_guest.asend(i, timeout=20)
+        to_guest.close()
+        back = [v async for v in to_host]
+        return await asyncio.wait_for(finished, 20), back
+
+    got, back = asyncio.run(host())
+    assert got == list(range(n))
+    assert back == list(range(n))
+
+
 def test_asyncio_same_loop_wakeups_do_not_cross_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,28 +11,23 @@ checkpoint).
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
+from collections.abc import Awaitable
 from threading import get_ident
 from typing import Any
 
 import trio
 
 from chanpy._ffi import fast
-from chanpy._park import after_wait
 
 __all__ = ["wait_select"]
 
 _WOULDBLOCK = fast.WOULDBLOCK
+_select_try = fast.select_try
 _Abort = trio.lowlevel.Abort
-_in_trio_run = trio.lowlevel.in_trio_run
 _current_task = trio.lowlevel.current_task
 _reschedule = trio.lowlevel.reschedule
 _wait_task_rescheduled = trio.lowlevel.wait_task_rescheduled
-
-# Entering a real cancel scope costs microseconds; without a timeout, a
-# shared do-nothing context manager takes its place.
-_NO_DEADLINE = contextlib.nullcontext()
 
 
 class _TaskParker:
@@ -70,12 +65,20 @@ class _TaskParker:
     def wake(self) -> None:
         # Called by whoever claimed the waiter, in its thread, GIL held.
         arming = self.arming
-        if get_ident() == self.run_thread and _in_trio_run():
-            # A task of the same run: no thread to cross (resume, inlined).
-            if self.parked:
+        if get_ident() == self.run_thread:
+            # A task of the same run, or the host loop of a guest run (trio
+            # schedules a guest tick itself): no thread to cross. Trio's
+            # reschedule raises RuntimeError when no run is active in this
+            # thread any more; the token then says whether it is finished.
+            if not self.parked:
+                return
+            try:
                 _reschedule(self.task)
+            except RuntimeError:
+                pass
+            else:
                 self.parked = False
-            return
+                return
         try:
             self.token.run_sync_soon(self.resume, arming)
         except trio.RunFinishedError:
@@ -101,25 +104,38 @@ def _task_parker() -> _TaskParker:
     return parker
 
 
-async def wait_select(cases: tuple[Any, ...], seconds: float) -> Any:
+def wait_select(cases: tuple[Any, ...], seconds: float) -> Awaitable[Any]:
     """Wait in the current trio task until one case completes; its ``Selected``.
 
-    ``seconds < 0`` waits without limit. Raises TimeoutError when time is up
-    and nothing took effect, trio.Cancelled when cancelled before anything
-    took effect; may raise Closed (a send case on a closed channel).
+    Returns the awaitable to await at once, in the same task. ``seconds < 0``
+    waits without limit. Raises TimeoutError when time is up and nothing
+    took effect, trio.Cancelled when cancelled before anything took effect;
+    may raise Closed (a send case on a closed channel).
     """
     parker = _task_parker()
-    waiter = parker.waiter
-    scope = trio.move_on_after(seconds) if seconds >= 0 else _NO_DEADLINE
-    with scope:
-        while True:
-            parker.arming += 1
-            if waiter.arm(cases):
-                parker.parked = True
-                await _wait_task_rescheduled(parker.abort)
-                parker.parked = False  # whatever resumed us, we are not parked
-            done = after_wait(waiter, cases)
-            if done is not _WOULDBLOCK:
-                return done
-    # Only our deadline's cancellation ends the loop without a result.
+    if seconds < 0:
+        return _wait(parker, cases)  # no coroutine layer, no cancel scope
+    return _wait_until(parker, cases, seconds)
+
+
+async def _wait_until(parker: _TaskParker, cases: tuple[Any, ...], seconds: float) -> Any:
+    with trio.move_on_after(seconds):
+        return await _wait(parker, cases)
+    # Only our deadline's cancellation ends the wait without a result.
     raise TimeoutError(f"timed out after {seconds} s: no case was ready")
+
+
+async def _wait(parker: _TaskParker, cases: tuple[Any, ...]) -> Any:
+    waiter = parker.waiter
+    while True:
+        parker.arming += 1
+        if waiter.arm(cases):
+            parker.parked = True
+            await _wait_task_rescheduled(parker.abort)
+            parker.parked = False  # whatever resumed us, we are not parked
+        done = waiter.disarm()  # after_wait, inlined: this is the hot path
+        if done is _WOULDBLOCK:
+            done = _select_try(cases)
+            if done is _WOULDBLOCK:
+                continue
+        return done
