@@ -23,6 +23,7 @@ QUICK_SCALE = 0.1
 QUICK_BUDGET_S = 0.04
 FULL_ROUNDS = 7
 FULL_BUDGET_S = 0.3
+QUICK_BUSY_BUDGET_S = 0.2
 QUICK_ALLOWANCE_S = 1.5
 FULL_ALLOWANCE_S = 15.0
 
@@ -230,6 +231,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         latency_rounds=1 if args.quick else 2,
         allowance_s=QUICK_ALLOWANCE_S if args.quick else FULL_ALLOWANCE_S,
         busy=not args.no_busy,
+        busy_budget_s=QUICK_BUSY_BUDGET_S if args.quick else FULL_BUDGET_S,
     )
     variants = ["plain"] + (["busy"] if settings.busy else [])
     plan = [(s, v) for s in scenarios for v in variants]

@@ -12,7 +12,10 @@ Method (the same for every scenario):
   chanpy/peer is the median over rounds of (chanpy's time / the peer's time
   in the same round), with its min and max;
 * the "busy" variant repeats this with an unrelated Python thread spinning
-  for the whole scenario, and its last ``latency_rounds`` rounds also make a
+  for the whole scenario; there every implementation's runs are sized to
+  ``busy_budget_s`` whatever their op count (starting and joining threads beside
+  the spinner costs milliseconds that a fixed op count would charge the
+  fastest implementation most), and its last ``latency_rounds`` rounds also make a
   stamped run of each implementation whose per-op latencies give p50 and p99
   (send call to receive return, so in a saturated buffered pipeline it
   includes the time a message waits behind the buffer's other messages);
@@ -29,7 +32,7 @@ import statistics
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chanpy.bench.gobench import GoBench
 from chanpy.bench.scenarios import Impl, Measurement, Scenario
@@ -70,6 +73,10 @@ class Settings:
     would take longer (some peers need milliseconds per op beside a busy
     thread) does fewer ops per run and skips rounds once it is spent."""
     busy: bool = True
+    busy_budget_s: float = 0.3
+    """``budget_s`` beside the busy thread, where every run is sized by time:
+    long enough that starting and joining its threads (10-16 ms there) is a
+    small share of every implementation's run."""
 
 
 @dataclass
@@ -190,16 +197,22 @@ def planned_runs(scenario: Scenario, settings: Settings, variant: str) -> int:
 START_OPS = 32
 """Calibration starts this small, so a very slow implementation costs little."""
 
+BUSY_OPS_CEILING = 50_000_000
+"""Beside the busy thread runs are sized by time alone; this only bounds them."""
 
-def warm_up(scenario: Scenario, impl: Impl, most: int, settings: Settings) -> tuple[float, float]:
+
+def warm_up(
+    scenario: Scenario, impl: Impl, most: int, settings: Settings, *, to_budget: bool = False
+) -> tuple[float, float]:
     """Run ``impl`` untimed with growing op counts; (ns/op of the last run, seconds spent).
 
     Starts at ``START_OPS`` and grows 4x up to the scenario's ``min_messages``
-    (or ``most``), stopping early once a run takes ``budget_s`` or the runs
-    took a quarter of ``allowance_s``: a very slow implementation is found
-    out cheaply. Exceptions from the implementation propagate.
+    (or ``most``; with ``to_budget``, up to ``most`` itself), stopping early
+    once a run takes ``budget_s`` or the runs took a quarter of
+    ``allowance_s``: a very slow implementation is found out cheaply.
+    Exceptions from the implementation propagate.
     """
-    target = min(most, scenario.min_messages)
+    target = most if to_budget else min(most, scenario.min_messages)
     n = scenario.round(min(target, START_OPS))
     spent = 0.0
     while True:
@@ -222,7 +235,15 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run one scenario in one variant ("plain" or "busy")."""
     busy = variant == "busy"
-    most = scenario.ops(busy=busy, scale=settings.scale)
+    # Beside the busy thread, starting and joining a run's threads costs a few
+    # switch intervals (10-16 ms measured for 2-8 threads) before the first op
+    # and after the last. Runs of a fixed op count would charge the faster
+    # implementation a larger share of it and pull every ratio toward 1, so
+    # there each implementation's run is sized to the same wall time (the
+    # budget, at least ``busy_budget_s``): the op count is then no ceiling.
+    most = BUSY_OPS_CEILING if busy else scenario.ops(busy=False, scale=settings.scale)
+    if busy:
+        settings = replace(settings, budget_s=max(settings.budget_s, settings.busy_budget_s))
     rounds = settings.rounds
     latency_rounds = min(settings.latency_rounds, rounds) if busy else 0
     runs_per_impl = rounds + latency_rounds
@@ -259,7 +280,7 @@ def run_scenario(
         """Warm up; size the measured runs to the budget and the allowance."""
         res = results[impl.name]
         try:
-            per_op, took = warm_up(scenario, impl, most, settings)
+            per_op, took = warm_up(scenario, impl, most, settings, to_budget=busy)
         except Exception as exc:
             res.status = "failed"
             res.reason = f"{type(exc).__name__}: {exc}"
@@ -325,7 +346,8 @@ def run_scenario(
             x = chanpy_median / go_median
             ratios.append(Ratio(GO, x, x, x))
 
-    return ScenarioResult(scenario, variant, most, rounds, impl_results, ratios)
+    largest = max((r.ops for r in impl_results), default=0) if busy else most
+    return ScenarioResult(scenario, variant, largest, rounds, impl_results, ratios)
 
 
 def _ratios(impls: list[ImplResult]) -> list[Ratio]:

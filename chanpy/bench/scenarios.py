@@ -117,7 +117,8 @@ class Scenario:
     messages: int
     """Ops per run in a full run without the busy thread."""
     busy_messages: int
-    """Ops per run beside the busy thread (blocking there costs ~5 ms)."""
+    """Ops per run beside the busy thread in the pytest-benchmark suite (which
+    runs fixed op counts; ``python -m chanpy.bench`` sizes those runs by time)."""
     go: str | None = None
     """The same workload's name in bench/go/chanbench.go, if it has one."""
     targets: tuple[Target, ...] = field(default_factory=tuple)
