@@ -209,3 +209,52 @@ def test_plot_is_a_png(tiny_run: Run) -> None:
     if tiny_run.plot is None:
         pytest.skip("matplotlib not installed")
     assert tiny_run.plot.read_bytes()[:8] == PNG_MAGIC
+
+
+def _synthetic(fixed_ns: int, per_op_ns: int) -> Any:
+    """A run that reports ``fixed_ns + n * per_op_ns`` without doing anything:
+    the fixed part stands for starting and joining threads beside the busy
+    thread, which costs the same whatever the op count."""
+    from chanpy.bench.scenarios import Measurement
+
+    def run(n: int, stamped: bool) -> Measurement:
+        return Measurement(n, fixed_ns + n * per_op_ns, [per_op_ns] * n if stamped else None)
+
+    return run
+
+
+def test_busy_runs_are_sized_by_time_so_a_fixed_cost_does_not_skew_ratios() -> None:
+    """Beside the busy thread each implementation's runs fill the same wall
+    time whatever the scenario's op count, so a fixed per-run cost (15 ms
+    here) is an equal small share of each and the ratio stays the true one
+    (100 ns / 2000 ns = 0.05). Runs of the scenario's 10,000 ops would read
+    (15 + 1) / (15 + 20) = 0.46."""
+    from chanpy.bench.runner import Settings, run_scenario
+    from chanpy.bench.scenarios import Impl, Scenario
+
+    fixed = 15_000_000
+    scenario = Scenario(
+        name="synthetic",
+        title="synthetic",
+        description="a fixed cost per run plus a cost per op",
+        unit="message",
+        chanpy=Impl("chanpy", _synthetic(fixed, 100)),
+        peers=(Impl("peer", _synthetic(fixed, 2000)),),
+        messages=10_000,
+        busy_messages=10_000,
+    )
+    settings = Settings(rounds=3, budget_s=0.04, busy_budget_s=0.3, latency_rounds=1)
+    busy = run_scenario(scenario, "busy", settings)
+    ratio = busy.ratio("peer")
+    assert ratio is not None
+    assert 0.04 <= ratio.median <= 0.06, ratio
+    chanpy_ops = busy.impls[0].ops
+    peer_ops = busy.impls[1].ops
+    for ops, per_op in ((chanpy_ops, 100), (peer_ops, 2000)):
+        run_s = (fixed + ops * per_op) / 1e9
+        assert 0.25 <= run_s <= 0.4, (ops, run_s)  # about busy_budget_s, not 10,000 ops
+
+    # Alone, the scenario's op count stays the ceiling.
+    plain = run_scenario(scenario, "plain", settings)
+    assert all(0 < r.ops <= 10_000 for r in plain.impls)
+    assert chanpy_ops > 10_000
