@@ -104,6 +104,7 @@ class Cell:
         "priority_high",
         "queued",
         "ref",
+        "restart_due",
         "restarts",
         "rotation",
         "runner",
@@ -146,7 +147,9 @@ class Cell:
         self.queued = False  # in its runner's ready queue (or about to be)
         self.busy = False  # an async handler of it is running
         self.owed = -1.0  # due time of a tick that fell due while busy (-1: none)
-        self.owed = -1.0  # due time of a tick that fell due while busy (-1: none)
+        # In backoff, its restart came while a handler of the old instance still
+        # ran (a teammate's crash): the restart waits until that handler returns.
+        self.restart_due = False
         self.restarts = 0
         self.done_chan: Chan[None] | None = None
         self.ref = BotRef(self)

@@ -213,13 +213,20 @@ class Fleet:
         The failures win over a cancellation: they are what the user must
         see. Under trio the cancel scope stays cancelled (its next checkpoint
         raises again); under asyncio the task's ``cancelling()`` count stays
-        raised for ``asyncio.timeout`` and TaskGroup to read.
+        raised for ``asyncio.timeout`` and TaskGroup to read. They do not win
+        over KeyboardInterrupt or SystemExit, which must reach the top as
+        themselves: those only get a note naming the failures (and the
+        caller re-raises them).
         """
         with self._lock:
             errors = list(self._failures)
-        if errors:
-            eg = ExceptionGroup("bots of the fleet failed", errors)  # type: ignore[type-var]
-            raise eg from cause
+        if not errors:
+            return
+        if isinstance(cause, BaseException) and _must_propagate(cause):
+            cause.add_note("meanwhile bots of the fleet failed: " + "; ".join(map(str, errors)))
+            return
+        eg = ExceptionGroup("bots of the fleet failed", errors)  # type: ignore[type-var]
+        raise eg from cause
 
     def _start_task(self, fn: Callable[..., Any], /, *args: Any) -> None:
         """Start an async helper (a handler that awaits) in the fleet's group."""
@@ -344,7 +351,9 @@ class Fleet:
             self._spawned += 1
             if team is not None:
                 team._members.append(cell)
-        runner.add(cell)
+            # Counted under the lock that stop() takes: a runner that saw the
+            # fleet closing with nothing left cannot miss a bot spawned just before.
+            runner.add(cell)
         return cell.ref
 
     def bot(self, name: str) -> BotRef:
@@ -489,3 +498,11 @@ def _record_bytes(cell: Cell, bots: int, table: dict[str, Cell]) -> int:
     if cell.intensity is not None:
         n += size(cell.intensity) + 56
     return n + size(table) // max(1, bots)
+
+
+def _must_propagate(exc: BaseException) -> bool:
+    """KeyboardInterrupt and SystemExit (alone or in a group) are not to be replaced."""
+    stop = (KeyboardInterrupt, SystemExit)
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(stop) is not None
+    return isinstance(exc, stop)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from chanpy import Cancelled, Chan, Closed, WouldBlock
 
 from ._bot import BACKOFF, DONE, RUNNING, STARTING, Ask, Cell, DeadLetter
-from ._errors import BotFailed
+from ._errors import BotFailed, BotStopped
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
@@ -144,18 +144,20 @@ class Runner:
         self.ident = threading.get_ident()
         wake = self.wake
         while True:
-            delay = self.pump()
-            if self.finished():
-                return
-            self.idle = True
-            if self.ready:
-                self.idle = False
-                continue
             try:
+                delay = self.pump()
+                if self.finished():
+                    return
+                self.idle = True
+                if self.ready:
+                    self.idle = False
+                    continue
                 wake.recv(delay)
             except TimeoutError:
                 pass
             except Cancelled:
+                # The fleet's context: in this wait, or in a handler that waited
+                # (its item is accounted for where it was interrupted).
                 self.cancelled()
                 return
             self.idle = False
@@ -314,6 +316,11 @@ class Runner:
                     self.current = None
                     self.crash(cell, exc, None)
                     continue
+                except Cancelled:
+                    self.current = None
+                    if not self.final:
+                        raise  # the runner stops; this wheel is not used again
+                    continue
                 self.current = None
                 if r is not None and self.is_async and inspect.isawaitable(r):
                     self.start_async(cell, r, None, TICK)  # counted when it returns
@@ -370,11 +377,17 @@ class Runner:
     def serve(self, cell: Cell) -> None:
         """Start, drain or finish one bot, as its state asks."""
         state = cell.state
+        if state == BACKOFF:
+            if not cell.busy and (cell.restart_due or cell.stopping):
+                self._restart(cell)  # due while a handler ran, or stopping: now
+            return  # else the restart heap serves it when its backoff ends
+        if cell.busy:
+            return  # in an async handler: that task serves it when it returns
         if state == STARTING:
             if not self._start(cell):
                 return
-        elif state != RUNNING or cell.busy:
-            return  # in backoff or in an async handler: that path serves it later
+        elif state != RUNNING:
+            return
         mailbox = cell.mailbox
         depth = len(mailbox)
         if depth > self.high_water:
@@ -406,6 +419,14 @@ class Runner:
             self.current = None
             self.crash(cell, exc, item)
             return None
+        except Cancelled as exc:
+            # The fleet's context was cancelled while the handler waited: the
+            # message was not handled; the runner stops every bot (see run).
+            self.current = None
+            self.dead_letter(cell, item, "cancelled", exc)
+            if not self.final:
+                raise
+            return None  # already stopping: go on with the rest, synchronously
         self.current = None
         if r is not None and self.is_async and inspect.isawaitable(r):
             if self.final:
@@ -553,6 +574,10 @@ class Runner:
             self.current = None
             self.crash(cell, exc, None)
             return False
+        except Cancelled:
+            self.current = None
+            if not self.final:
+                raise  # the runner stops every bot and handles their mail
         self.current = None
         if cell.period > 0.0 and cell.next_due == math.inf:
             self._schedule_first(cell)  # a restart keeps its place on the grid
@@ -586,6 +611,7 @@ class Runner:
     def backoff(self, cell: Cell, delay: float) -> None:
         cell.instance = None
         cell.state = BACKOFF
+        cell.owed = -1.0  # a tick owed to the crashed instance is not the next one's
         if self.final:
             return  # drain_now restarts it at once
         if cell.stopping or self.fleet._closing:
@@ -593,8 +619,18 @@ class Runner:
         heapq.heappush(self.restart_heap, (monotonic() + delay, next(_seq), cell))
 
     def _restart(self, cell: Cell) -> None:
+        """Start a new instance of a cell in backoff (a stale call does nothing).
+
+        A handler of the old instance may still run (a teammate crashed while
+        this one awaited): the new instance waits until it has returned, so
+        two handlers of one bot never overlap.
+        """
         if cell.state != BACKOFF:
             return
+        if cell.busy:
+            cell.restart_due = True  # drain_async's end hands it back to serve()
+            return
+        cell.restart_due = False
         try:
             cell.instance = cell.factory()
         except Exception as exc:
@@ -623,9 +659,7 @@ class Runner:
                 item = cell.mailbox.recv_nowait()
             except (WouldBlock, Closed):
                 break
-            if type(item) is Ask:
-                item.reply.send_nowait((False, error))
-            self.dead_letter(cell, item, "failed", error)
+            self.dead_letter(cell, item, "failed", error)  # answers an ask with `error`
         self._done(cell)
 
     def finish(self, cell: Cell) -> None:
@@ -646,6 +680,12 @@ class Runner:
             except Exception as exc:
                 self.fleet._stop_error(cell, exc)
                 r = None
+            except Cancelled:
+                self.current = None
+                self._done(cell)  # it stopped, if not cleanly: never run on_stop twice
+                if not self.final:
+                    raise
+                return None
             self.current = None
             if r is not None and inspect.isawaitable(r):
                 if not self.final:
@@ -666,7 +706,18 @@ class Runner:
     def dead_letter(
         self, cell: Cell, item: object, reason: str, error: BaseException | None
     ) -> None:
-        msg = item.msg if type(item) is Ask else item
+        """``item`` will never be handled: record it, and answer it if it is an ask
+        (with ``error`` if that is an Exception, else BotStopped), so no asker
+        waits for a reply that cannot come."""
+        msg = item
+        if type(item) is Ask:
+            msg = item.msg
+            answer = (
+                error
+                if isinstance(error, Exception)
+                else BotStopped(f"bot {cell.name!r} stopped before it answered ({reason})")
+            )
+            item.reply.send_nowait((False, answer))
         self.fleet._dead_letter(DeadLetter(cell.name, msg, reason, error))
 
 

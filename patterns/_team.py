@@ -23,9 +23,12 @@ class Team:
     restarts the crashed member and those spawned after it (the ones that
     depend on it, by convention). Restarts happen in spawn order, after one
     backoff, and count once against the team's ``restart`` policy; more
-    crashes than it allows stop the whole team for good. Teammates being
-    restarted do not run ``on_stop``; their mailboxes are kept. All members
-    run on one runner, so a restart never races a teammate's handler.
+    crashes than it allows stop for good the members a restart would have
+    restarted (the whole team for ``one_for_all``; the crashed member and
+    those after it for ``rest_for_one``). Teammates being restarted do not
+    run ``on_stop``; their mailboxes are kept. All members run on one
+    runner, and a teammate inside an async handler is restarted only once
+    that handler has returned, so a restart never overlaps a handler.
 
     Made by ``Fleet.team()``; ``team.spawn`` takes ``Fleet.spawn``'s
     arguments except ``restart``.

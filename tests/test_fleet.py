@@ -1035,6 +1035,278 @@ def test_a_cancelled_fleet_still_reports_the_bots_that_failed(mode: str) -> None
         assert isinstance(cause, cancels), f"not raised from the cancellation: {cause!r}"
 
 
+# -- the corners of cancel, restart and stop ---------------------------------------
+
+
+class Asker(Bot):
+    """Asks the bot named ``peer`` about each message (waits for its answer)."""
+
+    def __init__(self, handled: list[object], stops: list[str], peer: str) -> None:
+        self.handled, self.stops, self.peer = handled, stops, peer
+
+    def on_message(self, msg: object) -> None:
+        try:
+            self.fleet.bot(self.peer).ask(msg, timeout=5.0)
+        except (BotStopped, KeyError):
+            pass  # the peer stopped first: this message is handled all the same
+        self.handled.append(msg)
+
+    def on_stop(self) -> None:
+        self.stops.append(self.ref.name)
+
+
+class Echo(Bot):
+    def __init__(self, handled: list[object], stops: list[str], pause: float) -> None:
+        self.handled, self.stops, self.pause = handled, stops, pause
+
+    def on_message(self, msg: object) -> object:
+        time.sleep(self.pause)
+        self.handled.append(msg)
+        return msg
+
+    def on_stop(self) -> None:
+        self.stops.append(self.ref.name)
+
+
+def test_a_cancel_that_interrupts_a_waiting_handler_loses_nothing() -> None:
+    """A thread fleet's context is cancelled while a handler waits (an ask to a
+    bot on another runner): that message becomes a "cancelled" dead letter, the
+    runner goes on stopping its bots as for any cancel, and every accepted
+    message of every bot is handled or a dead letter; on_stop runs for all."""
+    n = 10
+    ctx = Context()
+    handled: dict[str, list[object]] = {"a": [], "c": [], "x": []}
+    stops: list[str] = []
+    cancelled = False
+    try:
+        with ctx, Fleet(workers=2) as fleet:
+            a = fleet.spawn(Asker, handled["a"], stops, "x", name="a", tick=None, mailbox=n)
+            x = fleet.spawn(Echo, handled["x"], stops, 0.05, name="x", tick=None, mailbox=n)
+            c = fleet.spawn(Echo, handled["c"], stops, 0.01, name="c", tick=None, mailbox=n)
+            assert a._cell.runner is c._cell.runner  # the setting: a and c share a runner
+            assert x._cell.runner is not a._cell.runner
+            for i in range(n):
+                a.send(i)
+                c.send(i)
+            threading.Timer(0.08, ctx.cancel).start()
+            Chan[None]().recv(timeout=BODY_TIMEOUT)  # only the cancel ends this
+    except Cancelled:
+        cancelled = True
+    assert cancelled
+    dead = drain(fleet.dead_letters)
+    for name in ("a", "c"):
+        mine = [d for d in dead if d.bot == name]
+        assert all(d.reason == "cancelled" for d in mine), mine
+        got = cast("list[int]", handled[name] + [d.message for d in mine])
+        assert sorted(got) == list(range(n)), f"{name}: lost or twice: {sorted(got)}"
+    assert handled["c"] == list(range(n))  # nothing of c's waited: all handled
+    assert len([d for d in dead if d.bot == "a"]) >= 1  # the interrupted ask
+    assert sorted(stops) == ["a", "c", "x"]
+    assert [r.alive for r in (a, c, x)] == [False, False, False]
+
+
+class SlowAnswer(Bot):
+    async def on_message(self, msg: object) -> object:
+        await async_sleep(10.0)
+        return msg
+
+
+@pytest.mark.parametrize("mode", ["trio-async", "asyncio-async"])
+def test_an_ask_whose_handler_is_cancelled_gets_bot_stopped_at_once(mode: str) -> None:
+    async def body(f: F) -> tuple[list[object], list[DeadLetter]]:
+        ctx = Context()
+        answers: list[object] = []
+
+        def ask(ref: BotRef) -> None:
+            t0 = monotonic()
+            try:
+                answers.append(ref.ask("q", timeout=8.0))
+            except BaseException as exc:  # what the asker saw, whatever it is
+                answers.append(exc)
+            answers.append(monotonic() - t0)
+
+        try:
+            async with f.ops.scope(ctx), f.fleet(workers=1) as fleet:
+                ref = fleet.spawn(SlowAnswer, tick=None)
+                asker = threading.Thread(target=ask, args=(ref,))
+                asker.start()
+                await f.until(lambda: ref._cell.busy)
+                ctx.cancel()
+                await f.ops.recv(Chan[None]())
+        except Cancelled:
+            pass
+        asker.join(10)
+        return answers, drain(fleet.dead_letters)
+
+    answers, dead = run_mode(mode, body)
+    error, waited = answers
+    assert isinstance(error, BotStopped), error
+    assert isinstance(waited, float)
+    assert waited < 4.0, f"the asker waited {waited:.1f} s for an answer that could not come"
+    assert [(d.message, d.reason) for d in dead] == [("q", "cancelled")]
+
+
+class Crasher(Bot):
+    def on_message(self, msg: object) -> None:
+        raise Boom("crash")
+
+
+class Lingerer(Bot):
+    """Its async on_message awaits a while; records overlapping handlers."""
+
+    def __init__(self, probe: Probe, handled: list[object]) -> None:
+        self.probe, self.handled = probe, handled
+
+    async def on_start(self) -> None:
+        self.probe.enter()  # an on_start while a handler runs is an overlap too
+        self.probe.leave()
+
+    async def on_message(self, msg: object) -> None:
+        self.probe.enter()
+        await async_sleep(0.15)
+        self.handled.append(msg)
+        self.probe.leave()
+
+
+@pytest.mark.parametrize("mode", ["trio-async", "asyncio-async"])
+def test_a_team_restart_waits_for_a_teammates_running_handler(mode: str) -> None:
+    """one_for_all restarts a teammate that is inside an async handler: its new
+    instance starts only once that handler returned, so handlers never overlap,
+    and each message is handled once."""
+
+    async def body(f: F) -> tuple[Probe, list[object], int]:
+        probe, handled = Probe(), cast("list[object]", [])
+        async with f.fleet(workers=1) as fleet:
+            team = fleet.team("one_for_all", restart=QUICK)
+            a = team.spawn(Crasher, tick=None)
+            b = team.spawn(Lingerer, probe, handled, tick=None)
+            for i in range(3):
+                await f.send(b, i)
+            await f.until(lambda: b._cell.busy)  # inside on_message(0)
+            a.send_nowait("crash")
+            await f.until(lambda: len(handled) == 3)
+            restarts = b.restarts
+        return probe, handled, restarts
+
+    probe, handled, restarts = run_mode(mode, body)
+    assert probe.overlaps == 0
+    assert handled == [0, 1, 2]
+    assert restarts == 1
+
+
+class TickThenCrash(Bot):
+    def __init__(self, nows: list[float]) -> None:
+        self.nows = nows
+
+    def on_tick(self, now: float) -> None:
+        self.nows.append(now)
+
+    async def on_message(self, msg: object) -> None:
+        if msg == "crash":
+            await async_sleep(0.12)  # ticks (every 0.05 s) fall due meanwhile: owed
+            raise Boom("crash")
+        await async_sleep(0.001)
+
+
+@pytest.mark.parametrize("mode", ["trio-async", "asyncio-async"])
+def test_a_tick_owed_to_a_crashed_instance_is_not_run_by_the_next(mode: str) -> None:
+    async def body(f: F) -> list[float]:
+        nows: list[float] = []
+        async with f.fleet(workers=1) as fleet:
+            ref = fleet.spawn(TickThenCrash, nows, tick=0.05, restart=QUICK)
+            await f.sleep(0.08)
+            await f.send(ref, "crash")
+            await f.until(lambda: ref.restarts == 1)
+            await f.sleep(0.2)  # the new instance ticks
+            await f.send(ref, "hello")  # its drain would run a stale owed tick
+            await f.sleep(0.1)
+        return nows
+
+    nows = run_mode(mode, body)
+    assert len(nows) >= 4
+    assert nows == sorted(nows), f"now went back: {nows}"
+    assert len(set(nows)) == len(nows), f"one grid point ticked twice: {nows}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stop_during_a_long_backoff_restarts_and_stops_at_once(mode: str) -> None:
+    async def body(f: F) -> float:
+        log = Log()
+        async with f.fleet(workers=1) as fleet:
+            ref = fleet.spawn(f.bot(Flaky), log, tick=None, restart=Restart(backoff=(8.0, 8.0)))
+            await f.send(ref, "crash")
+            await f.send(ref, "after")
+            await f.until(lambda: len(log.crashes) == 1)
+            t0 = monotonic()
+            ref.stop()
+            await f.stopped(ref, timeout=3.0)  # not the 4 to 8 s of the backoff
+            took = monotonic() - t0
+        assert messages_of(log) == ["after"]  # accepted before the stop: handled
+        return took
+
+    assert run_mode(mode, body) < 3.0
+
+
+def test_keyboard_interrupt_in_the_fleet_block_is_not_turned_into_an_exception() -> None:
+    log = Log()
+    escaped: BaseException | None = None
+    try:
+        with Fleet(workers=1) as fleet:
+            ref = fleet.spawn(Flaky, log, tick=None, restart=None)
+            ref.send("crash")
+            while ref.alive:
+                time.sleep(0.005)
+            raise KeyboardInterrupt
+    except BaseException as exc:  # what the exit raised, whatever it is
+        escaped = exc
+    assert escaped is not None
+    assert not isinstance(escaped, Exception), repr(escaped)
+    found = (
+        escaped.subgroup(KeyboardInterrupt) if isinstance(escaped, BaseExceptionGroup) else escaped
+    )
+    assert isinstance(found, KeyboardInterrupt | BaseExceptionGroup)
+    notes = "".join(getattr(escaped, "__notes__", []))
+    assert "failed" in notes  # the bot that failed is still named
+
+
+def test_a_bot_spawned_while_the_fleet_stops_is_started_and_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spawn that is still adopting its bot when another thread stops the
+    fleet: the runner cannot finish before that bot, which starts and stops."""
+    from chanpy_patterns import _runner
+
+    log = Log()
+    adopt = _runner.Runner.add
+
+    def slow_add(self: Any, cell: Any) -> None:
+        if cell.name == "late":
+            time.sleep(0.2)  # a thread switch right here
+        adopt(self, cell)
+
+    monkeypatch.setattr(_runner.Runner, "add", slow_add)
+    stop_bot = BotRef.stop
+
+    def slow_stop(self: BotRef) -> None:
+        if self.name == "late":
+            time.sleep(0.1)  # and another inside Fleet.stop's loop
+        stop_bot(self)
+
+    monkeypatch.setattr(BotRef, "stop", slow_stop)
+    box: dict[str, BotRef] = {}
+    with Fleet(workers=1) as fleet:
+        fleet.spawn(Flaky, Log(), tick=None)
+        t = threading.Thread(
+            target=lambda: box.update(ref=fleet.spawn(Flaky, log, name="late", tick=None))
+        )
+        t.start()
+        time.sleep(0.05)
+    t.join(5)
+    assert not box["ref"].alive
+    assert [s for s, _ in log.starts] == [1]
+    assert log.stops == [(1, 0)]
+
+
 # -- stats and the watchdog ------------------------------------------------------
 
 

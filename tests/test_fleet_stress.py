@@ -186,7 +186,10 @@ class Storm:
                 else:
                     ref.send_nowait(msg)
                     if seq % 16 == 0:
+                        # Accepted: count it before a cancel at the checkpoint can.
+                        mine.append((b, sid, seq))
                         await checkpoint()
+                        continue
             except BotStopped:
                 self.refuse("stopped")
                 continue
