@@ -91,6 +91,9 @@ class Runner:
         self.work = 0.0  # seconds spent in pump(), all told
         self.work_seen = 0.0  # ... at the controller's last step
         self.load_signal = 0.0
+        self.tick_work = 0.0  # the part of `work` spent firing ticks
+        self.tick_work_seen = 0.0
+        self.tick_signal = 0.0
         self.last_control = monotonic()
         # The watchdog reads these: which bot is in a handler since when.
         self.current: Cell | None = None
@@ -218,6 +221,7 @@ class Runner:
         now = monotonic()
         if self.timed:
             self._fire_ticks(now)
+            self.tick_work += monotonic() - now  # what skipping ticks can save
         heap = self.restart_heap
         while heap and heap[0][0] <= now:
             _, _, cell = heapq.heappop(heap)
@@ -335,10 +339,11 @@ class Runner:
 
         Lag says *whether* to throttle: the worst of the last 256 tick lags,
         smoothed over ~250 ms, past half the budget. Load says *how much*:
-        the share of wall time the runner spent working, smoothed, divided by
-        the share of ticks it let run, estimates the load it would carry
-        unthrottled; the throttle keeps the share of ticks that brings that
-        down to ``TARGET_LOAD``, between 0 and ``1 - throttle_floor``. Load
+        the share of wall time the runners spent working, smoothed, with its
+        tick part divided by the share of ticks let run, estimates the load
+        they would carry unthrottled; the throttle keeps the share of ticks
+        that brings that down to ``TARGET_LOAD``, between 0 and
+        ``1 - throttle_floor``. Load
         answers linearly to the share (lag does not: it is ~0 below capacity
         and unbounded above), so the share settles instead of oscillating;
         it follows its target with a 0.25 s time constant, never in steps.
@@ -357,15 +362,26 @@ class Runner:
         smooth = min(1.0, dt / 0.25)
         self.lag_signal += (worst - self.lag_signal) * smooth
         # The runners share one GIL (or one loop): the load is the fleet's.
-        work = sum(r.work for r in self.fleet._runners)
+        runners = self.fleet._runners
+        work = sum(r.work for r in runners)
         load = min(1.0, (work - self.work_seen) / dt)
         self.work_seen = work
         self.load_signal += (load - self.load_signal) * smooth
+        tick_work = sum(r.tick_work for r in runners)
+        tick_load = min(load, (tick_work - self.tick_work_seen) / dt)
+        self.tick_work_seen = tick_work
+        self.tick_signal += (tick_load - self.tick_signal) * smooth
         budget = self.fleet.tick_budget
         assert budget is not None
         target = 0.0
         if self.level > 0.0 or self.lag_signal > budget / 2:
-            unthrottled = self.load_signal / max(0.05, 1.0 - self.level)
+            # Only the ticks' part of the load grows back when fewer are
+            # skipped; messages cost the same either way. (Scaling all of it
+            # made a message-heavy fleet's estimate climb with the throttle
+            # itself, up to the cap, while its ticks were on time.)
+            ticks = min(self.tick_signal, self.load_signal)
+            other = self.load_signal - ticks
+            unthrottled = other + ticks / max(0.05, 1.0 - self.level)
             if unthrottled > TARGET_LOAD:
                 target = min(1.0 - self.fleet.throttle_floor, 1.0 - TARGET_LOAD / unthrottled)
         self.level += (target - self.level) * min(1.0, dt / 0.25)
@@ -474,7 +490,7 @@ class Runner:
             while True:
                 if pending is not None:
                     try:
-                        r = await _Tracked(pending, self, cell)
+                        r = await _Tracked(pending, self, cell, kind == TICK)
                     except Exception as exc:
                         if kind == STOP:
                             self.fleet._stop_error(cell, exc)
@@ -736,18 +752,19 @@ class _Tracked:
     runs during each step (time spent suspended, awaiting I/O, is no stall) and
     adding the step's time to the runner's work (the throttle's load)."""
 
-    __slots__ = ("_aw", "_cell", "_runner")
+    __slots__ = ("_aw", "_cell", "_runner", "_tick")
 
-    def __init__(self, aw: Awaitable[Any], runner: Runner, cell: Cell) -> None:
+    def __init__(self, aw: Awaitable[Any], runner: Runner, cell: Cell, tick: bool) -> None:
         self._aw = aw
         self._runner = runner
         self._cell = cell
+        self._tick = tick  # an on_tick: its steps are also the throttle's tick load
 
     def __await__(self) -> Any:
         coro = self._aw
         if not (hasattr(coro, "send") and hasattr(coro, "throw")):
             return (yield from coro.__await__())
-        runner, cell = self._runner, self._cell
+        runner, cell, tick = self._runner, self._cell, self._tick
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -759,7 +776,10 @@ class _Tracked:
                 return done.value
             finally:
                 runner.current = None
-                runner.work += monotonic() - start  # the throttle's load counts it
+                spent = monotonic() - start
+                runner.work += spent  # the throttle's load counts it
+                if tick:
+                    runner.tick_work += spent
             try:
                 value, error = (yield step), None
             except BaseException as exc:

@@ -904,6 +904,61 @@ def test_throttling_skips_normal_ticks_under_overload_never_high_ones(mode: str)
     assert recovered < 15
 
 
+class Cheap(Bot):
+    """Ticks that cost 1 ms while ``state["heavy"]``, then nothing."""
+
+    def __init__(self, state: dict[str, bool]) -> None:
+        self.state = state
+
+    def on_tick(self, now: float) -> None:
+        if self.state["heavy"]:
+            time.sleep(0.001)
+
+
+class Spinner(Bot):
+    def on_message(self, msg: object) -> None:
+        end = time.perf_counter() + 0.0008
+        while time.perf_counter() < end:
+            pass  # CPU work the throttle cannot skip
+
+
+@pytest.mark.timeout(60)
+def test_the_throttle_lets_go_when_the_load_left_is_messages() -> None:
+    """Heavy ticks engage the throttle; then the ticks turn cheap while messages
+    keep the fleet ~80% busy. Skipping ticks now saves next to nothing, so the
+    throttle falls back instead of climbing toward its cap (it once scaled all
+    the load by the share of ticks let run, so its estimate grew with the
+    throttle itself and latched at 1 - throttle_floor)."""
+    state = {"heavy": True}
+    levels: list[float] = []
+    stop = threading.Event()
+    with Fleet(workers=1, tick_budget=0.004) as fleet:
+        for _ in range(50):
+            fleet.spawn(Cheap, state, tick=0.05)
+        worker = fleet.spawn(Spinner, tick=None, mailbox=4, priority="high")
+
+        def feed() -> None:
+            while not stop.is_set():
+                worker.send(1)
+                time.sleep(0.0002)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        try:
+            deadline = monotonic() + 10
+            while fleet.stats().throttled < 0.2:  # the heavy ticks engaged it
+                assert monotonic() < deadline, "the throttle never engaged"
+                time.sleep(0.05)
+            state["heavy"] = False
+            for _ in range(16):
+                time.sleep(0.25)
+                levels.append(fleet.stats().throttled)
+        finally:
+            stop.set()
+            feeder.join()
+    assert max(levels[-4:]) < 0.4, f"the throttle held on or climbed: {levels}"
+
+
 # -- graceful stop ---------------------------------------------------------------
 
 
