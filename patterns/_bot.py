@@ -219,7 +219,7 @@ class BotRef:
                     raise RuntimeError(
                         f"send() to {cell.name!r} from a handler on its own runner would "
                         "deadlock while its mailbox is full; use send_nowait() and handle "
-                        "WouldBlock"
+                        "WouldBlock (or, in an async handler, await asend())"
                     ) from None
             else:
                 cell.mailbox.send(msg, timeout)

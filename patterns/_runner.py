@@ -63,7 +63,7 @@ class Runner:
         self.ready: deque[Cell] = deque()
         self.wake: Chan[None] = Chan(1)
         self.idle = False
-        self.ident: int | None = None  # the runner thread's ident (thread fleets)
+        self.ident: int | None = None  # the thread it runs in (a loop's, for async fleets)
         self.wheel: list[list[Cell]] = [[] for _ in range(WHEEL)]
         self.spare: list[Cell] = []
         self.slot = int(monotonic() / SLOT)  # the next slot to fire
@@ -167,6 +167,9 @@ class Runner:
 
     async def arun(self) -> None:
         """The runner's loop as a trio or asyncio task."""
+        # The loop's thread: a blocking send from a handler here gets the
+        # fleet's advice (send_nowait) rather than chanpy's (await asend).
+        self.ident = threading.get_ident()
         wake = self.wake
         try:
             while True:

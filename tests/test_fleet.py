@@ -43,6 +43,7 @@ from chanpy_patterns import (
     FleetStats,
     Restart,
 )
+from chanpy_patterns._bot import BACKOFF
 from tests.worlds import Ops, run
 
 pytestmark = pytest.mark.timeout(30)
@@ -1158,6 +1159,39 @@ def test_a_cancel_that_interrupts_a_waiting_handler_loses_nothing() -> None:
     assert len([d for d in dead if d.bot == "a"]) >= 1  # the interrupted ask
     assert sorted(stops) == ["a", "c", "x"]
     assert [r.alive for r in (a, c, x)] == [False, False, False]
+
+
+class Forwarder(Bot):
+    """Forwards each message to the bot named ``to`` with a blocking send."""
+
+    def __init__(self, to: str, seen: list[BaseException]) -> None:
+        self.to, self.seen = to, seen
+
+    def on_message(self, msg: object) -> None:
+        try:
+            self.fleet.bot(self.to).send(msg)
+        except RuntimeError as exc:
+            self.seen.append(exc)
+
+
+@pytest.mark.parametrize("mode", SYNC_HANDLER_MODES)
+def test_a_blocking_send_to_a_full_mailbox_on_the_same_runner_is_refused_with_advice(
+    mode: str,
+) -> None:
+    async def body(f: F) -> list[BaseException]:
+        seen: list[BaseException] = []
+        async with f.fleet(workers=1) as fleet:
+            held = fleet.spawn(Flaky, Log(), name="held", tick=None, mailbox=1, restart=HOLD)
+            await f.send(held, "crash")  # in backoff for 0.5 to 1 s: its mailbox stays
+            await f.until(lambda: held._cell.state == BACKOFF and not len(held._cell.mailbox))
+            held.send_nowait("fill")  # full now
+            fwd = fleet.spawn(Forwarder, "held", seen, tick=None)
+            await f.send(fwd, "more")
+            await f.until(lambda: bool(seen))
+        return seen
+
+    (error,) = run_mode(mode, body)
+    assert "send_nowait()" in str(error), error
 
 
 class SlowAnswer(Bot):
