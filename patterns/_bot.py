@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import get_ident
@@ -189,7 +190,10 @@ class BotRef:
         cell = self._cell
         ch = cell.done_chan
         if ch is None:
-            ch = cell.done_chan = Chan()
+            with _done_chan_lock:  # two first readers must get the same channel
+                ch = cell.done_chan
+                if ch is None:
+                    ch = cell.done_chan = Chan()
         if cell.state == DONE:  # the runner may have finished before the channel existed
             ch.close()
         return ch
@@ -310,6 +314,9 @@ class BotRef:
         cell.stopping = True
         cell.mailbox.close()
         cell.runner.notify(cell)
+
+
+_done_chan_lock = threading.Lock()  # made on first use: most bots never need one
 
 
 def _in_event_loop() -> bool:

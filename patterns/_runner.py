@@ -740,10 +740,6 @@ class Runner:
         self.fleet._dead_letter(DeadLetter(cell.name, msg, reason, error))
 
 
-async def _await(awaitable: Awaitable[Any]) -> None:
-    await awaitable
-
-
 def _close(awaitable: Awaitable[Any]) -> None:
     close = getattr(awaitable, "close", None)
     if close is not None:
