@@ -88,7 +88,10 @@ class Group:
     ``g.context`` (with that exception as the cause). The exit waits for
     every worker, then raises an ExceptionGroup (BaseExceptionGroup if one
     is not an Exception) of every exception in the order raised, leaving out
-    the Cancelled that the group's own cancellation caused. A cancellation
+    the Cancelled that the group's own cancellation caused; but a
+    KeyboardInterrupt or SystemExit (the first one raised) propagates as
+    itself, as from asyncio.TaskGroup, with a note naming the other errors,
+    so that Ctrl-C and ``sys.exit`` still end the program. A cancellation
     from outside (a cancelled enclosing Context, or a trio/asyncio
     cancellation of the task) is passed on to the workers and then
     propagates out unchanged. The exit may block (``async with``: waits
@@ -310,8 +313,15 @@ class Group:
 
     def _raise_errors(self) -> None:
         errors = [e for e in self._errors if not self._is_own_cancel(e)]
-        if errors:
-            raise BaseExceptionGroup(f"{len(errors)} error(s) in a chanpy Group", errors)
+        if not errors:
+            return
+        for e in errors:
+            if isinstance(e, KeyboardInterrupt | SystemExit):
+                others = [repr(o) for o in errors if o is not e]
+                if others:
+                    e.add_note("the chanpy Group also had: " + "; ".join(others))
+                raise e
+        raise BaseExceptionGroup(f"{len(errors)} error(s) in a chanpy Group", errors)
 
     def _outcome(self, body_exc: BaseException | None) -> bool:
         """Raise what the exit must raise; else True to swallow ``body_exc``

@@ -245,6 +245,33 @@ def test_errors_come_in_the_order_raised_with_their_tracebacks() -> None:
     assert "second" in frames
 
 
+def test_keyboard_interrupt_and_system_exit_propagate_as_themselves() -> None:
+    """As from asyncio.TaskGroup: Ctrl-C in the body and sys.exit() in a worker
+    end the program as themselves (after every worker ended), not wrapped in
+    a group that `except KeyboardInterrupt` would miss; a note names the
+    other errors."""
+    finished: list[str] = []
+
+    def worker() -> None:
+        time.sleep(0.05)
+        finished.append("worker")
+        raise OSError("meanwhile")
+
+    with pytest.raises(KeyboardInterrupt) as ki, Group() as g:  # noqa: PT012
+        g.go(worker)
+        time.sleep(0.1)  # the worker failed first
+        raise KeyboardInterrupt
+    assert finished == ["worker"]
+    assert "OSError" in "".join(ki.value.__notes__)
+
+    def leaves() -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit) as info, Group() as g:
+        g.go(leaves)
+    assert info.value.code == 3
+
+
 def test_nothing_failed_nothing_raised_and_own_cancel_is_not_an_error(world: str) -> None:
     async def body(ops: Ops) -> str:
         async def wait_forever() -> None:
