@@ -222,7 +222,7 @@ class Fleet:
             errors = list(self._failures)
         if not errors:
             return
-        if isinstance(cause, BaseException) and _must_propagate(cause):
+        if isinstance(cause, KeyboardInterrupt | SystemExit):  # the Group raises them bare
             cause.add_note("meanwhile bots of the fleet failed: " + "; ".join(map(str, errors)))
             return
         eg = ExceptionGroup("bots of the fleet failed", errors)  # type: ignore[type-var]
@@ -498,11 +498,3 @@ def _record_bytes(cell: Cell, bots: int, table: dict[str, Cell]) -> int:
     if cell.intensity is not None:
         n += size(cell.intensity) + 56
     return n + size(table) // max(1, bots)
-
-
-def _must_propagate(exc: BaseException) -> bool:
-    """KeyboardInterrupt and SystemExit (alone or in a group) are not to be replaced."""
-    stop = (KeyboardInterrupt, SystemExit)
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.subgroup(stop) is not None
-    return isinstance(exc, stop)

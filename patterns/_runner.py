@@ -209,10 +209,7 @@ class Runner:
         for _ in range(10_000):  # bounded: each turn handles a message or a restart
             if cell.state == DONE:
                 return
-            if cell.state == BACKOFF:
-                self._restart(cell)
-            else:
-                self.serve(cell)
+            self.serve(cell)  # a stopping bot in backoff restarts at once
         self.fail(cell, RuntimeError("the bot kept crashing while its fleet was cancelled"))
 
     def finished(self) -> bool:
